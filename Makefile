@@ -1,0 +1,56 @@
+# The portal's everyday commands. `make demo` and `make test` work on a fresh clone.
+SHELL := /bin/sh
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+EMULATOR_PORT ?= 8001
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test test-fast lint format bench migrate run emulator clean
+
+help:
+	@echo "make demo    run the portal against the built-in emulator with a demo fleet"
+	@echo "make test    set up and run the whole test suite (lint, migrations, pytest)"
+	@echo "make bench   benchmarks; results go to docs/PERFORMANCE.md"
+	@echo "make lint    ruff check and format check"
+
+# The venv is rebuilt when the requirements change.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@interpreter=$$(bin/find-python) || exit 1; \
+	  if [ ! -x $(PY) ]; then echo "Creating $(VENV) with $$interpreter"; "$$interpreter" -m venv $(VENV) || exit 1; fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed
+
+migrate: venv
+	$(PY) manage.py migrate --verbosity 0
+
+demo: venv
+	$(PY) bin/demo.py --host $(HOST) --port $(PORT) --emulator-port $(EMULATOR_PORT)
+
+emulator: venv
+	$(PY) -m emulator --port $(EMULATOR_PORT)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: venv lint
+	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(PY) -m pytest -m "not browser and not multi" $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache test-artifacts

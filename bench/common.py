@@ -1,0 +1,133 @@
+"""Process plumbing for the benchmarks: an emulator and a gunicorn portal on loopback."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-token-0000"
+PASSWORD = "bench-password-0000"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def emulator(*args: str) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "--port", str(port), "--token", TOKEN, *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/_emulator/health")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def portal(upstream: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """A gunicorn portal on a fresh SQLite database, with one admin user on the bench token."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {
+            **os.environ,
+            "PORTAL_DATA_DIR": data_dir,
+            "IOT_API_BASE_URL": upstream,
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": "bench-secret-key-" + "x" * 40,
+            "PORTAL_TOKEN_KEYS": "ZmRlYmVuY2gta2V5LWJlbmNoLWtleS1iZW5jaC1rZXk=",
+            "PORTAL_SECURE_COOKIES": "false",
+            "PORTAL_BEHIND_TLS_PROXY": "false",
+            "PORTAL_HSTS_SECONDS": "0",
+            "PORTAL_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
+        }
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        subprocess.run(
+            [*manage, "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+        )
+        subprocess.run(
+            [*manage, "portal_user", "bench", "--role", "admin", "--token-label", "Bench",
+             "--token-stdin"],
+            cwd=ROOT, env=env, input=f"{TOKEN}\n", text=True, check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        subprocess.run(
+            [*manage, "portal_user", "bench", "--password-stdin"],
+            cwd=ROOT, env=env, input=f"{PASSWORD}\n", text=True, check=True,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}",
+             "--workers", "2", "--threads", "4", "--worker-class", "gthread"],
+            cwd=ROOT, env=env, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(f"{url}/login/")
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def signed_in(portal_url: str, username: str = "bench") -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{portal_url}/login/", timeout=10).text
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = session.post(
+        f"{portal_url}/login/",
+        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": csrf},
+        headers={"Referer": f"{portal_url}/login/"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    if "/login/" in response.url:
+        raise RuntimeError("the benchmark user could not sign in")
+    return session
+
+
+def timings(call, runs: int, warmup: int = 5) -> list[float]:
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def p(samples: list[float], q: int) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]

@@ -1,0 +1,60 @@
+"""Recording what people do through the portal. Every write and every refusal goes here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest
+
+from portal.iot import IoTError, NotFound, RateLimited, Rejected, TokenRejected
+from portal.models import AuditEvent, Profile
+
+logger = logging.getLogger("portal.audit")
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    # django-axes has already resolved the address, honouring PORTAL_PROXY_COUNT.
+    return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR") or None
+
+
+def _token_label(user) -> str:
+    if not getattr(user, "is_authenticated", False):
+        return ""
+    profile = Profile.objects.select_related("token").filter(user=user).first()
+    return profile.token.label if profile and profile.token else ""
+
+
+def record(
+    request: HttpRequest,
+    action: str,
+    *,
+    outcome: str = AuditEvent.Outcome.OK,
+    device_uid: str = "",
+    sent: dict[str, Any] | None = None,
+    status_code: int | None = None,
+    message: str = "",
+    user=None,
+) -> AuditEvent:
+    """Append one entry. `sent` holds what the user sent (a name, a payload), never a token."""
+    user = user if user is not None else getattr(request, "user", None)
+    authenticated = getattr(user, "is_authenticated", False)
+    return AuditEvent.objects.create(
+        user=user if authenticated else None,
+        username=(user.get_username() if authenticated else "")[:150],
+        ip=client_ip(request),
+        token_label=_token_label(user),
+        device_uid=device_uid[:100],
+        action=action,
+        sent=sent or {},
+        outcome=outcome,
+        status_code=status_code,
+        message=message[:1000],
+    )
+
+
+def outcome_of(error: IoTError) -> str:
+    """How an upstream error is filed: the upstream said no, or the upstream failed."""
+    if isinstance(error, Rejected | NotFound | TokenRejected | RateLimited):
+        return AuditEvent.Outcome.REJECTED
+    return AuditEvent.Outcome.FAILED

@@ -1,0 +1,99 @@
+"""Portal-wide middleware: request context for logs, time zones, and upstream errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+import zoneinfo
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from portal.iot import InvalidIdentifier, IoTError, NotFound, NoToken
+from portal.logs import request_context
+
+logger = logging.getLogger("portal.request")
+
+
+class RequestLogMiddleware:
+    """Gives each request an id and logs one line for it: user, method, path, status, time."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        request.request_id = request_id
+        context_token = request_context.set({"request_id": request_id})
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+        finally:
+            request_context.reset(context_token)
+        user = getattr(request, "user", None)
+        logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "request_id": request_id,
+                "user": user.get_username() if user and user.is_authenticated else "",
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        response["X-Request-ID"] = request_id
+        return response
+
+
+class TimezoneMiddleware:
+    """Shows times in the viewer's time zone, which the browser reports in a cookie."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        name = request.COOKIES.get("portal_tz", "")
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(name)) if name else timezone.deactivate()
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.deactivate()
+        return self.get_response(request)
+
+
+class IoTErrorMiddleware:
+    """The one handler for upstream errors a view did not handle itself.
+
+    It renders the error as a clear message in the page frame, or as a fragment for htmx,
+    so a misbehaving upstream never becomes a 500.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, IoTError):
+            return None
+        return render_iot_error(request, exception)
+
+
+def render_iot_error(request: HttpRequest, error: IoTError) -> HttpResponse:
+    if isinstance(error, NotFound | InvalidIdentifier):
+        status = 404
+    elif isinstance(error, NoToken):
+        status = error.status or 403
+    else:
+        status = 502
+    template = "portal/upstream_error.html"
+    if getattr(request, "htmx", False):
+        template += "#message"
+    return render(request, template, {"error": error}, status=status)

@@ -1,0 +1,146 @@
+"""Shared fixtures: the emulator over HTTP, users per role, and the portal's settings for tests.
+
+The upstream in every test is the emulator (emulator/), a real HTTP server on loopback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.core.cache import cache
+from emulator.pytest_plugin import TOKEN_A, TOKEN_B, emulator, emulator_server  # noqa: F401
+
+from portal import services
+from portal.roles import Role
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(autouse=True)
+def _portal_settings(settings, emulator_server):  # noqa: F811
+    """Point the portal at the emulator, fail fast, and start every test with a cold cache."""
+    settings.IOT_API_BASE_URL = emulator_server.url
+    settings.IOT_API_TIMEOUT = 1.0
+    settings.IOT_API_CONNECT_TIMEOUT = 1.0
+    settings.IOT_API_READ_RETRIES = 1
+    settings.PORTAL_READ_CACHE_SECONDS = 0
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def token_a(db):
+    """The team token: TOKEN_A, stored in the vault as "Team A"."""
+    return services.save_token("Team A", TOKEN_A)
+
+
+@pytest.fixture
+def token_b(db):
+    return services.save_token("Team B", TOKEN_B)
+
+
+def make_user(username: str, role: Role | None, token=None):
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_user(username, password=PASSWORD)
+    services.set_role(user, role)
+    if token is not None:
+        services.assign_token(user, token)
+    return user
+
+
+@pytest.fixture
+def users(db, token_a):
+    """One user per role, named after it, all on the team token; plus `nobody` (no role)."""
+    made = {role.value: make_user(role.value, role, token_a) for role in Role}
+    made["nobody"] = make_user("nobody", None, token_a)
+    return made
+
+
+@pytest.fixture
+def viewer(users):
+    return users["viewer"]
+
+
+@pytest.fixture
+def operator(users):
+    return users["operator"]
+
+
+@pytest.fixture
+def maintainer(users):
+    return users["maintainer"]
+
+
+@pytest.fixture
+def admin_user(users):
+    return users["admin"]
+
+
+def signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def as_viewer(client, viewer):
+    return signed_in(client, viewer)
+
+
+@pytest.fixture
+def as_operator(client, operator):
+    return signed_in(client, operator)
+
+
+@pytest.fixture
+def as_maintainer(client, maintainer):
+    return signed_in(client, maintainer)
+
+
+@pytest.fixture
+def as_admin(client, admin_user):
+    return signed_in(client, admin_user)
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from portal.logs import JsonFormatter
+
+        self.lines.append(JsonFormatter().format(record))
+
+
+@pytest.fixture
+def log_lines():
+    """Every log line written while the test runs, formatted as production formats them."""
+    handler = _Capture()
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield handler.lines
+    root.removeHandler(handler)
+    root.setLevel(previous)
+
+
+@pytest.fixture
+def unused_port_url():
+    """The address of a loopback port nothing listens on."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

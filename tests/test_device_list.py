@@ -1,0 +1,94 @@
+"""The device list page: the fleet table, its states, and upstream failures in its frame."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+URL = reverse("devices:list")
+
+
+def test_it_asks_an_anonymous_visitor_to_sign_in(client, db):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_it_shows_the_fleet_with_every_column(as_viewer, emulator):
+    response = as_viewer.get(URL)
+    body = response.content.decode()
+    assert response.status_code == 200
+    for heading in ("Name", "UID", "Status", "Online", "Last seen", "Platform", "Board"):
+        assert f">{heading}</a>" in body
+    assert "espressif8266_" in body and "espressif32_" in body
+    assert "ESP8266" in body and "ESP32" in body
+
+
+def test_it_tells_a_user_without_a_token_what_to_do(client, db):
+    from portal.roles import Role
+    from tests.conftest import make_user
+
+    client.force_login(make_user("newcomer", Role.VIEWER))
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert "No API token is mapped to your account yet. Ask an admin to assign one." in (
+        response.content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "sentence"),
+    [
+        ("hang", "The device service did not answer within 1 s."),
+        ("500", "The device service failed (HTTP 500)."),
+        ("malformed", "The device service sent an answer the portal could not read."),
+        ("503_html", "The device service failed (HTTP 503)."),
+        ("drop", "The device service could not be reached."),
+    ],
+)
+def test_it_keeps_its_frame_when_the_upstream_fails(as_viewer, emulator, fault, sentence):
+    emulator.set_fault(fault, hang_seconds=3)
+    response = as_viewer.get(URL)
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "The device list could not be loaded." in body
+    assert sentence in body
+    assert 'id="device-filters"' in body  # the page frame is intact
+
+
+def test_it_says_when_the_token_was_rejected(client, db, emulator):
+    from portal import services
+    from portal.roles import Role
+    from tests.conftest import make_user
+
+    bad = services.save_token("Revoked", "revoked-token-0000")
+    client.force_login(make_user("someone", Role.VIEWER, bad))
+    body = client.get(URL).content.decode()
+    assert "Your API token was rejected" in body
+
+
+def test_it_shows_an_empty_fleet_state(client, db, settings):
+    from emulator.server import Emulator
+
+    from portal import services
+    from portal.roles import Role
+    from tests.conftest import make_user
+
+    with Emulator(tokens=("empty-fleet-token-1",), fleet_size=0) as empty:
+        settings.IOT_API_BASE_URL = empty.url
+        token = services.save_token("Empty", "empty-fleet-token-1")
+        client.force_login(make_user("someone", Role.VIEWER, token))
+        body = client.get(URL).content.decode()
+    assert "No devices yet." in body
+
+
+def test_it_shows_a_no_results_state(as_viewer, emulator):
+    body = as_viewer.get(URL, {"q": "zzz-no-such-device"}).content.decode()
+    assert "No device matches this search." in body
+
+
+def test_it_answers_htmx_with_only_the_table(as_viewer, emulator):
+    response = as_viewer.get(URL, headers={"HX-Request": "true", "HX-Target": "device-table"})
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="device-table"')
+    assert "<html" not in body
