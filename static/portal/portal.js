@@ -11,4 +11,35 @@
   } catch (e) {
     /* no time zone: server time it is */
   }
+
+  // Confirmations: any element with hx-confirm="question" asks in the page's <dialog>
+  // instead of window.confirm. data-confirm-label names the confirming button ("Reboot"),
+  // data-confirm-danger marks it as destructive. Escape or Cancel sends nothing.
+  document.addEventListener("htmx:confirm", function (event) {
+    const question = event.detail.question;
+    const dialog = document.getElementById("confirm-dialog");
+    if (!question || !dialog || typeof dialog.showModal !== "function") return;
+    event.preventDefault();
+    const source = event.detail.elt;
+    const origin = document.activeElement;
+    const confirmButton = document.getElementById("confirm-dialog-confirm");
+    document.getElementById("confirm-dialog-question").textContent = question;
+    confirmButton.textContent = source.getAttribute("data-confirm-label") || "Confirm";
+    confirmButton.classList.toggle("danger", source.hasAttribute("data-confirm-danger"));
+    confirmButton.classList.toggle("primary", !source.hasAttribute("data-confirm-danger"));
+    dialog.returnValue = "";
+    dialog.addEventListener(
+      "close",
+      function () {
+        if (dialog.returnValue === "confirm") {
+          event.detail.issueRequest(true);
+        } else if (origin && typeof origin.focus === "function") {
+          origin.focus();
+        }
+      },
+      { once: true }
+    );
+    dialog.showModal();
+    document.getElementById("confirm-dialog-cancel").focus();
+  });
 })();
