@@ -35,7 +35,7 @@ def _template(request: HttpRequest, partial: str) -> str:
     return f"{PAGE}#{partial}" if request.htmx else PAGE
 
 
-def panel_context(request: HttpRequest, uid: str, **extra: Any) -> dict[str, Any]:
+def panel_context(request: HttpRequest, uid: str, /, **extra: Any) -> dict[str, Any]:
     """What the panel shows: the firmware list, the device (for badges, chip and OTA)."""
     context: dict[str, Any] = {
         "uid": uid,
