@@ -62,7 +62,9 @@ def test_it_edits_a_firmware_in_place(as_maintainer, emulator):
         form.content.decode()
     )
     url = reverse("firmware:update", args=[uid, fw["id"]])
-    saved = as_maintainer.post(url, {"name": "Thermostat LTS", "version": "1.9.1", "notes": ""}, **HTMX)
+    saved = as_maintainer.post(
+        url, {"name": "Thermostat LTS", "version": "1.9.1", "notes": ""}, **HTMX
+    )
     assert "Saved." in saved.content.decode() and "Thermostat LTS" in saved.content.decode()
     assert by_version(emulator, uid, "1.9.1")["name"] == "Thermostat LTS"
     event = AuditEvent.objects.get(action="firmware.update")
@@ -76,11 +78,15 @@ def test_it_shows_a_missing_name_beside_the_field(as_maintainer, emulator):
     response = as_maintainer.post(url, {"name": "", "version": "2", "notes": "kept"}, **HTMX)
     body = response.content.decode()
     assert response.status_code == 422
-    assert 'class="field-error" id="fw{}-name-error">This field is required.'.format(fw["id"]) in body
+    assert (
+        'class="field-error" id="fw{}-name-error">This field is required.'.format(fw["id"]) in body
+    )
     assert "kept</textarea>" in body
 
 
-def test_it_shows_the_upstreams_field_errors_beside_the_fields(as_maintainer, emulator, monkeypatch):
+def test_it_shows_the_upstreams_field_errors_beside_the_fields(
+    as_maintainer, emulator, monkeypatch
+):
     # The portal's form mirrors the emulator's limits, so a stand-in produces the refusal.
     def refuse(self, uid, firmware_id, **fields):
         raise Rejected("The version is taken.", 422, {"version": ["The version is taken."]})
@@ -177,7 +183,9 @@ def test_it_follows_the_device_until_it_runs_the_target(as_maintainer, emulator)
 
 def test_it_reports_an_ota_error_from_the_device(as_viewer, emulator):
     uid = uid_of(emulator, "Solar Inverter Monitor")
-    emulator.set_device(TOKEN_A, uid, meta={"ota_status": "error", "ota_error": "Flash write failed"})
+    emulator.set_device(
+        TOKEN_A, uid, meta={"ota_status": "error", "ota_error": "Flash write failed"}
+    )
     body = as_viewer.get(reverse("firmware:follow", args=[uid]), **HTMX).content.decode()
     assert 'data-ota-state="error"' in body and "Flash write failed" in body
 

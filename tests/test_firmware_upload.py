@@ -45,7 +45,7 @@ def test_it_accepts_a_file_of_exactly_4_mb(as_maintainer, emulator, greenhouse):
     response = post(as_maintainer, greenhouse, data)
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Uploaded." in body and hashlib.md5(data).hexdigest() in body
+    assert "Uploaded." in body and hashlib.md5(data, usedforsecurity=False).hexdigest() in body
     assert len(api_calls(emulator, "POST")) == 1
 
 
@@ -71,7 +71,7 @@ def test_it_refuses_a_far_too_big_body_without_reading_it(as_maintainer, emulato
 
 def test_it_computes_the_md5_and_records_the_upload(as_maintainer, emulator, relay):
     data = samples.esp8266_image(salt="audited")
-    md5 = hashlib.md5(data).hexdigest()
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     body = post(as_maintainer, relay, data, name="Relay 1.1", version="1.1").content.decode()
     assert "confirmed by the device service" in body
     assert 'hx-swap-oob="true"' in body and "Relay 1.1" in body  # the list is refreshed
@@ -103,7 +103,7 @@ def test_it_shows_the_duplicate_message_with_a_link_to_the_existing_firmware(
     existing = next(
         fw
         for fw in emulator.state.list_firmwares(TOKEN_A, relay)
-        if fw["md5"] == hashlib.md5(data).hexdigest()
+        if fw["md5"] == hashlib.md5(data, usedforsecurity=False).hexdigest()
     )
     body = post(as_maintainer, relay, data, name="Second").content.decode()
     assert "This firmware file is already uploaded." in body
@@ -173,7 +173,7 @@ def test_it_keeps_typed_fields_when_the_name_is_missing(as_maintainer, emulator,
 
 def test_it_rolls_out_step_by_step_with_htmx(as_maintainer, emulator, relay):
     data = samples.esp8266_image(salt="rollout-htmx")
-    md5 = hashlib.md5(data).hexdigest()
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
     body = post(as_maintainer, relay, data, rollout="1").content.decode()
     assert "<strong>Upload:</strong>" in body and 'hx-trigger="load"' in body
     assert f'"md5": "{md5}"' in body
