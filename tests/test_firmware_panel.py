@@ -6,8 +6,8 @@ import time
 
 import pytest
 from django.urls import reverse
-from emulator.pytest_plugin import TOKEN_A
 
+from emulator.pytest_plugin import TOKEN_A
 from portal.iot import IoTClient, Rejected
 from portal.models import AuditEvent
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from emulator.pytest_plugin import TOKEN_A
 
+from emulator.pytest_plugin import TOKEN_A
 from portal.models import AuditEvent
 from tests import firmware_samples as samples
 

@@ -8,8 +8,8 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from emulator.pytest_plugin import TOKEN_A
 
+from emulator.pytest_plugin import TOKEN_A
 from portal.iot import FIRMWARE_TOO_LARGE, IoTClient
 from portal.models import AuditEvent
 from tests import firmware_samples as samples

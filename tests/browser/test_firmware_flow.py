@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from emulator.pytest_plugin import TOKEN_A
 from playwright.sync_api import expect
 
+from emulator.pytest_plugin import TOKEN_A
 from portal.iot import FIRMWARE_TOO_LARGE, IoTClient
 from tests import firmware_samples as samples
 
