@@ -16,7 +16,6 @@ import logging
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -24,6 +23,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from requests_toolbelt.multipart.encoder import MultipartEncoder
 
 logger = logging.getLogger("portal.iot")
 
@@ -182,7 +182,7 @@ class IoTClient:
         *,
         endpoint: str,
         json: object = None,
-        data: dict[str, str] | _MultipartBody | None = None,
+        data: dict[str, str] | MultipartEncoder | None = None,
         content_type: str | None = None,
         url: str | None = None,
         timeout: float | None = None,
@@ -476,9 +476,10 @@ class IoTClient:
     ) -> dict[str, Any]:
         """POST /v1/user/devices/{uid}/firmwares (multipart). Returns the firmware object.
 
-        The file is streamed from its handle in chunks, never read whole (requests' own
-        multipart encoder would hold two copies of it). Files over 4 MB are refused before
-        anything is sent; `size` defaults to what the handle's seek reports.
+        The file is streamed from its handle in chunks by requests-toolbelt's MultipartEncoder,
+        never read whole (requests' own multipart encoding would hold two copies of it).
+        Files over 4 MB are refused before anything is sent; `size` defaults to what the
+        handle's seek reports.
         """
         seg = check_uid(uid)
         if size is None:
@@ -490,7 +491,13 @@ class IoTClient:
             fields["version"] = version
         if notes:
             fields["notes"] = notes
-        body = _MultipartBody(fields, "file", filename, file, size)
+        safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:100] or "firmware.bin"
+        body = MultipartEncoder(
+            [
+                *fields.items(),
+                ("file", (safe_name, _Sized(file, size), "application/octet-stream")),
+            ]
+        )
         try:
             return self._data(
                 self._request(
@@ -557,52 +564,21 @@ def _remaining(file: IO[bytes]) -> int:
     return end - position
 
 
-class _MultipartBody:
-    """A multipart/form-data body that reads its one file part from the handle in chunks.
+class _Sized:
+    """A readable handle with a known length: what MultipartEncoder needs to stream it."""
 
-    requests sends an object with `read` and `__len__` as a stream with a Content-Length,
-    so the file goes out as it is read and a worker never holds it whole.
-    """
-
-    def __init__(
-        self, fields: dict[str, str], file_field: str, filename: str, file: IO[bytes], size: int
-    ) -> None:
-        boundary = uuid.uuid4().hex
-        self.content_type = f"multipart/form-data; boundary={boundary}"
-        safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:100] or "firmware.bin"
-        head = b"".join(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'.encode()
-            + value.encode()
-            + b"\r\n"
-            for key, value in fields.items()
-        )
-        head += (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
-            f'filename="{safe_name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        ).encode()
-        tail = f"\r\n--{boundary}--\r\n".encode()
-        self._parts: list[IO[bytes]] = [io.BytesIO(head), file, io.BytesIO(tail)]
-        self._length = len(head) + size + len(tail)
-
-    def __len__(self) -> int:
-        return self._length
+    def __init__(self, file: IO[bytes], size: int) -> None:
+        self._file = file
+        self._read = 0
+        self.len = size
 
     def read(self, size: int = -1) -> bytes:
-        chunks: list[bytes] = []
-        wanted = size if size is not None and size >= 0 else None
-        while self._parts and (wanted is None or wanted > 0):
-            chunk = self._parts[0].read(-1 if wanted is None else wanted)
-            if not chunk:
-                self._parts.pop(0)
-                continue
-            chunks.append(chunk)
-            if wanted is not None:
-                wanted -= len(chunk)
-        return b"".join(chunks)
+        chunk = self._file.read(size)
+        self._read += len(chunk)
+        return chunk
 
-    def __iter__(self) -> Iterator[bytes]:
-        while chunk := self.read(64 * 1024):
-            yield chunk
+    def tell(self) -> int:
+        return self._read
 
 
 class _Retryable(Exception):
