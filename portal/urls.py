@@ -10,5 +10,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("devices/", include("devices.urls")),
     path("", include("firmware.urls")),
+    path("", include("portal.team.urls")),
     path("django-admin/", admin.site.urls),
 ]
