@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.urls import reverse
-from emulator.pytest_plugin import TOKEN_B
 
+from emulator.pytest_plugin import TOKEN_B
 from portal.models import ApiToken, AuditEvent
 from portal.roles import Role
 from tests.conftest import make_user

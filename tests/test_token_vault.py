@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import reverse
-from emulator.pytest_plugin import TOKEN_A, TOKEN_B
 
+from emulator.pytest_plugin import TOKEN_A, TOKEN_B
 from portal import services
 from portal.models import ApiToken, AuditEvent
 
