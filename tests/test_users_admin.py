@@ -127,7 +127,11 @@ def test_an_admin_cannot_deactivate_themselves(as_admin, users):
     assert last("user.deactivate").outcome == "refused"
 
 
-def test_an_admin_resets_a_password(as_admin, users, client):
+def test_an_admin_resets_a_password_and_ends_the_users_sessions(as_admin, users):
+    from django.test import Client
+
+    other = Client()
+    other.force_login(users["operator"])
     url = reverse("team:user_password", args=[users["operator"].pk])
     weak = as_admin.post(url, {"password1": "operator", "password2": "operator"})
     assert weak.status_code == 400
@@ -135,6 +139,7 @@ def test_an_admin_resets_a_password(as_admin, users, client):
     response = as_admin.post(url, {"password1": GOOD, "password2": GOOD})
     assert response.status_code == 302
     assert User.objects.get(pk=users["operator"].pk).check_password(GOOD)
+    assert other.get(reverse("devices:list")).status_code == 302  # signed out
     entry = last("user.password")
     assert entry.outcome == "ok" and entry.sent == {"username": "operator"}
     assert GOOD not in str(entry.sent) + entry.message
