@@ -8,16 +8,19 @@ add a row for each method it answers.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from emulator.pytest_plugin import TOKEN_A, TOKEN_B
 from portal import services
 from portal.models import AuditEvent
 from portal.roles import PERMISSIONS, ROLE_ORDER, Role, refusal
+from tests import firmware_samples as samples
 from tests.conftest import PASSWORD
 
 ANYONE = None  # any signed-in user, whatever their role
@@ -50,7 +53,47 @@ ROUTES: list[Route] = [
     Route("login", method="POST", data={"username": "x", "password": "y"}, permission=PUBLIC),
     Route("logout", method="POST"),
     Route("devices:list", permission="view_devices"),
+    # Firmware (firmware/urls.py)
     Route("firmware:panel", {"uid": "@uid"}, permission="view_devices"),
+    Route("firmware:follow", {"uid": "@uid"}, permission="view_devices"),
+    Route("firmware:card", {"uid": "@uid", "firmware_id": 1}, permission="view_devices"),
+    Route("firmware:edit", {"uid": "@uid", "firmware_id": 1}, permission="manage_firmware"),
+    Route(
+        "firmware:check",
+        {"uid": "@uid"},
+        "POST",
+        {"head": lambda: SimpleUploadedFile("h.bin", b"\xe9"), "size": "1000"},
+        "manage_firmware",
+    ),
+    Route(
+        "firmware:upload",
+        {"uid": "@uid"},
+        "POST",
+        {"name": "x", "file": lambda: SimpleUploadedFile("a.bin", samples.esp8266_image(1000))},
+        "manage_firmware",
+    ),
+    Route(
+        "firmware:update",
+        {"uid": "@uid", "firmware_id": 1},
+        "POST",
+        {"name": "x"},
+        "manage_firmware",
+    ),
+    Route(
+        "firmware:delete",
+        {"uid": "@uid", "firmware_id": 1},
+        "POST",
+        {"confirmed": "yes"},
+        "manage_firmware",
+    ),
+    Route(
+        "firmware:set_target",
+        {"uid": "@uid"},
+        "POST",
+        {"md5": "0123456789abcdef0123456789abcdef", "confirmed": "yes"},
+        "set_target",
+    ),
+    Route("firmware:ota", {"uid": "@uid"}, "POST", {"confirmed": "yes"}, "trigger_ota"),
     # The token vault
     Route("team:tokens", permission="manage_tokens"),
     Route("team:token_add", permission="manage_tokens"),
@@ -148,7 +191,11 @@ def fill_fixture(users, token_a, emulator, settings):
     }
 
     def filled(mapping: dict[str, Any]) -> dict[str, Any]:
-        return {k: values.get(v, v) if isinstance(v, str) else v for k, v in mapping.items()}
+        # A callable makes a fresh value for each request (an upload is read only once).
+        return {
+            k: values.get(v, v) if isinstance(v, str) else v() if callable(v) else v
+            for k, v in mapping.items()
+        }
 
     return filled
 
@@ -161,9 +208,10 @@ def call(client, route: Route, fill):
 
 
 def body_of(response) -> str:
+    """The body as text, HTML entities decoded (a sentence's apostrophe is escaped)."""
     if response.streaming:
         return b"".join(response.streaming_content).decode()
-    return response.content.decode()
+    return html.unescape(response.content.decode())
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=str)
