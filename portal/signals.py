@@ -1,4 +1,5 @@
-"""Sign-ins, failed sign-ins, lockouts and sign-outs go to the audit log.
+"""Failed sign-ins and lockouts go to the audit log (portal.views records sign-ins and
+sign-outs made through the pages, so a test's force_login adds no entry).
 
 A failed sign-in is recorded with the name that was typed, never the password (Django's
 signal carries it masked, and it is not read here anyway).
@@ -6,19 +7,13 @@ signal carries it masked, and it is not read here anyway).
 
 from __future__ import annotations
 
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
 
 from portal import audit
 from portal.models import AuditEvent
 
 REFUSED = AuditEvent.Outcome.REFUSED
-
-
-@receiver(user_logged_in, dispatch_uid="portal.audit_sign_in")
-def _signed_in(sender, request, user, **_: object) -> None:
-    if request is not None:
-        audit.record(request, "auth.sign_in", user=user)
 
 
 @receiver(user_login_failed, dispatch_uid="portal.audit_sign_in_failed")
@@ -35,12 +30,6 @@ def _sign_in_failed(sender, credentials, request=None, **_: object) -> None:
     audit.record(
         request, "auth.sign_in_failed", outcome=REFUSED, username=attempted, message=message
     )
-
-
-@receiver(user_logged_out, dispatch_uid="portal.audit_sign_out")
-def _signed_out(sender, request, user, **_: object) -> None:
-    if request is not None and user is not None:
-        audit.record(request, "auth.sign_out", user=user)
 
 
 def _locked_out(sender, request, username, ip_address, **_: object) -> None:
