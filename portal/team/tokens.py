@@ -40,7 +40,7 @@ def _record_verification(request: HttpRequest, action: str, token: ApiToken, sen
         )
 
 
-def _refused(request: HttpRequest, action: str, form, sent: dict | None = None) -> None:
+def record_refused_form(request: HttpRequest, action: str, form, sent: dict | None = None) -> None:
     """Audit a form the portal refused: which fields were wrong, never what was typed in them."""
     problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
     audit.record(request, action, outcome=REFUSED, sent=sent or {}, message=problems)
@@ -66,7 +66,9 @@ def token_add(request: HttpRequest) -> HttpResponse:
     form = TokenAddForm(request.POST or None)
     if request.method == "POST":
         if not form.is_valid():
-            _refused(request, "token.add", form, {"label": request.POST.get("label", "")[:100]})
+            record_refused_form(
+                request, "token.add", form, {"label": request.POST.get("label", "")[:100]}
+            )
             return render(request, "portal/tokens/add.html", {"form": form}, status=400)
         token = services.add_token(
             form.cleaned_data["label"], form.cleaned_data["value"], request.user
@@ -102,7 +104,7 @@ def token_relabel(request: HttpRequest, pk: int) -> HttpResponse:
     form = TokenLabelForm(request.POST, instance=token)
     old = token.label
     if not form.is_valid():
-        _refused(request, "token.relabel", form, {"label": old})
+        record_refused_form(request, "token.relabel", form, {"label": old})
         return _detail(request, token, status=400, label_form=form)
     services.relabel_token(token, form.cleaned_data["label"])
     audit.record(request, "token.relabel", sent={"from": old, "to": token.label})
@@ -117,7 +119,7 @@ def token_replace(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk)
     form = TokenValueForm(request.POST)
     if not form.is_valid():
-        _refused(request, "token.replace", form, {"label": token.label})
+        record_refused_form(request, "token.replace", form, {"label": token.label})
         return _detail(request, token, status=400, value_form=form)
     services.replace_token_value(token, form.cleaned_data["value"])
     _record_verification(request, "token.replace", token, {})
@@ -175,7 +177,7 @@ def my_token(request: HttpRequest) -> HttpResponse:
             token = services.save_personal_token(request.user, form.cleaned_data["value"])
             _record_verification(request, "token.self", token, {})
             return redirect("team:my_token")
-        _refused(request, "token.self", form)
+        record_refused_form(request, "token.self", form)
     profile = getattr(request.user, "portal_profile", None)
     context = {"form": form, "current": profile.token if profile else None}
     return render(request, "portal/tokens/mine.html", context, status=400 if form.errors else 200)

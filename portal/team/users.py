@@ -21,7 +21,7 @@ from portal.decorators import requires
 from portal.models import AuditEvent, Profile
 from portal.roles import Role, role_of
 from portal.team.forms import PasswordResetForm, UserAccessForm, UserCreateForm
-from portal.team.tokens import _refused
+from portal.team.tokens import record_refused_form
 
 REFUSED = AuditEvent.Outcome.REFUSED
 
@@ -47,7 +47,9 @@ def user_add(request: HttpRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None)
     if request.method == "POST":
         if not form.is_valid():
-            _refused(request, "user.create", form, {"username": request.POST.get("username", "")})
+            record_refused_form(
+                request, "user.create", form, {"username": request.POST.get("username", "")}
+            )
             return render(request, "portal/users/add.html", {"form": form}, status=400)
         data = form.cleaned_data
         user = services.create_user(
@@ -97,7 +99,7 @@ def user_access(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid() and user.pk == request.user.pk and form.cleaned_data["role"] != Role.ADMIN:
         form.add_error("role", "You cannot take the admin role from yourself.")
     if not form.is_valid():
-        _refused(request, "user.change", form, {"username": user.username})
+        record_refused_form(request, "user.change", form, {"username": user.username})
         return _detail(request, user, status=400, access_form=form)
     role, token = form.cleaned_data["role"], form.cleaned_data["token"]
     before = role_of(user)
@@ -146,7 +148,7 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User, pk=pk)
     form = PasswordResetForm(user, request.POST)
     if not form.is_valid():
-        _refused(request, "user.password", form, {"username": user.username})
+        record_refused_form(request, "user.password", form, {"username": user.username})
         return _detail(request, user, status=400, password_form=form)
     user.set_password(form.cleaned_data["password1"])
     user.save(update_fields=["password"])
