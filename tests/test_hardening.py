@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+CHECK_DEPLOY = ["manage.py", "check", "--deploy", "--fail-level", "WARNING"]
 
 PRODUCTION = {
     "DJANGO_DEBUG": "false",
@@ -75,7 +76,7 @@ def _probe(tmp_path: Path, **extra: str) -> dict:
 
 
 def test_check_deploy_reports_nothing_with_production_settings(tmp_path):
-    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], PRODUCTION, tmp_path)
+    result = _run(CHECK_DEPLOY, PRODUCTION, tmp_path)
     assert result.returncode == 0, result.stderr
     # Only security.W021 (HSTS preload, an opt-in) is silenced, by portal/settings.py.
     assert "System check identified no issues (1 silenced)." in result.stdout + result.stderr
@@ -83,14 +84,14 @@ def test_check_deploy_reports_nothing_with_production_settings(tmp_path):
 
 def test_check_deploy_silences_nothing_when_hsts_preload_is_on(tmp_path):
     env = {**PRODUCTION, "PORTAL_HSTS_PRELOAD": "true"}
-    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
+    result = _run(CHECK_DEPLOY, env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
 def test_check_deploy_speaks_up_when_hsts_is_turned_off(tmp_path):
     env = {**PRODUCTION, "PORTAL_HSTS_SECONDS": "0"}
-    result = _run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
+    result = _run(CHECK_DEPLOY, env, tmp_path)
     assert result.returncode != 0
     assert "security.W004" in result.stderr
 

@@ -22,7 +22,8 @@ SKIP_PREFIXES = ("/django-admin/", "/static/", "/logout/")
 
 REPORTER = """
 document.addEventListener("securitypolicyviolation", (e) => {
-  window.__reportCsp(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} on ${location.pathname}`);
+  const what = e.blockedURI || "inline";
+  window.__reportCsp(`${e.violatedDirective} blocked ${what} on ${location.pathname}`);
 });
 """
 
