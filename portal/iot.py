@@ -342,6 +342,11 @@ class IoTClient:
                 return _unwrap(hit)
             if cache.add(f"{key}:lock", 1, timeout=int(self.timeout + 5)):
                 try:
+                    # The previous holder may have stored its read between our miss and our
+                    # lock: use it rather than read again.
+                    hit = cache.get(key)
+                    if hit is not None:
+                        return _unwrap(hit)
                     try:
                         value = fetch()
                     except (UpstreamUnavailable, TokenRejected, RateLimited) as error:

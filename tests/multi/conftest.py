@@ -85,7 +85,7 @@ def deployment(request, collected_static, emulator_server) -> Iterator[dep.Deplo
             **dep.base_env(data_dir, emulator_server.url),
             **_database_and_cache(backend, data_dir, stack),
         }
-        dep.manage(env, "migrate", "--noinput")
+        migrate_output = dep.manage(env, "migrate", "--noinput")  # onto the empty database
         dep.manage(env, "shell", stdin=SETUP_SCRIPT)  # stdin, not argv: no token in `ps`
         count, workers = (2, 2) if backend == "postgres-redis" else (1, 1)
         running = stack.enter_context(dep.instances(env, count, workers, data_dir))
@@ -94,5 +94,6 @@ def deployment(request, collected_static, emulator_server) -> Iterator[dep.Deplo
             urls=[url for url, _ in running],
             database_url=env["DATABASE_URL"],
             env=env,
+            migrate_output=migrate_output,
             logs=[log for _, log in running],
         )

@@ -139,6 +139,7 @@ class Deployment:
     urls: list[str]
     database_url: str
     env: dict[str, str]
+    migrate_output: str = ""
     logs: list[Path] = field(default_factory=list)
 
     def instance(self, i: int) -> str:

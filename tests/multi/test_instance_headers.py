@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 import requests
+
+from tests.multi.deployment import ROOT
 
 pytestmark = pytest.mark.multi
 
@@ -38,3 +42,16 @@ def test_the_probes_answer_a_request_by_ip_address_from_any_host(deployment):
     assert response.status_code == 200
     other = requests.get(f"{url}/login/", headers={"Host": "10.0.0.7:8000"}, timeout=10)
     assert other.status_code == 400
+
+
+def test_the_image_healthcheck_script_passes_against_a_running_instance(deployment):
+    port = deployment.instance(0).rsplit(":", 1)[1]
+    result = subprocess.run(
+        [sys.executable, "bin/healthcheck.py"],
+        cwd=ROOT,
+        env={"PORTAL_BIND": f"0.0.0.0:{port}"},
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
+    assert result.returncode == 0
