@@ -6,9 +6,9 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import device_list
+from bench import device_list, firmware_upload
 
-BENCHMARKS = {"device_list": device_list}
+BENCHMARKS = {"device_list": device_list, "firmware_upload": firmware_upload}
 
 
 def main(names: list[str]) -> None:

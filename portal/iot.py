@@ -11,10 +11,12 @@ or log line includes.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -180,8 +182,8 @@ class IoTClient:
         *,
         endpoint: str,
         json: object = None,
-        data: dict[str, str] | None = None,
-        files: dict[str, Any] | None = None,
+        data: dict[str, str] | _MultipartBody | None = None,
+        content_type: str | None = None,
         url: str | None = None,
         timeout: float | None = None,
     ) -> Any:
@@ -189,15 +191,17 @@ class IoTClient:
         attempts = 1 + (self.retries if is_read else 0)
         for attempt in range(1, attempts + 1):
             try:
-                return self._once(method, path, endpoint, json, data, files, url, timeout)
+                return self._once(method, path, endpoint, json, data, content_type, url, timeout)
             except _Retryable as retryable:
                 if attempt == attempts:
                     raise retryable.error from None
                 time.sleep(min(0.2 * 2 ** (attempt - 1), 1.0))
         raise AssertionError("unreachable")
 
-    def _once(self, method, path, endpoint, json, data, files, url, timeout) -> Any:
+    def _once(self, method, path, endpoint, json, data, content_type, url, timeout) -> Any:
         headers = {"Accept": "application/json", "Authorization": f"Bearer {self.__token}"}
+        if content_type:
+            headers["Content-Type"] = content_type
         started = time.perf_counter()
         status: int | str = "error"
         read_timeout = timeout or self.timeout
@@ -208,7 +212,6 @@ class IoTClient:
                 headers=headers,
                 json=json,
                 data=data,
-                files=files,
                 timeout=(self.connect_timeout, read_timeout),
                 allow_redirects=False,
             )
@@ -478,25 +481,29 @@ class IoTClient:
     ) -> dict[str, Any]:
         """POST /v1/user/devices/{uid}/firmwares (multipart). Returns the firmware object.
 
-        The file is streamed from its handle, never read whole here. Files over 4 MB are
-        refused before anything is sent.
+        The file is streamed from its handle in chunks, never read whole (requests' own
+        multipart encoder would hold two copies of it). Files over 4 MB are refused before
+        anything is sent; `size` defaults to what the handle's seek reports.
         """
         seg = check_uid(uid)
-        if size is not None and size > MAX_FIRMWARE_BYTES:
+        if size is None:
+            size = _remaining(file)
+        if size > MAX_FIRMWARE_BYTES:
             raise Rejected(FIRMWARE_TOO_LARGE, 413, {"file": [FIRMWARE_TOO_LARGE]})
-        data = {"name": name}
+        fields = {"name": name}
         if version:
-            data["version"] = version
+            fields["version"] = version
         if notes:
-            data["notes"] = notes
+            fields["notes"] = notes
+        body = _MultipartBody(fields, "file", filename, file, size)
         try:
             return self._data(
                 self._request(
                     "POST",
                     f"/v1/user/devices/{seg}/firmwares",
                     endpoint="firmwares.upload",
-                    data=data,
-                    files={"file": (filename, file, "application/octet-stream")},
+                    data=body,
+                    content_type=body.content_type,
                     timeout=settings.IOT_API_UPLOAD_TIMEOUT,
                 )
             )
@@ -545,6 +552,62 @@ class IoTClient:
             )
         finally:
             self.invalidate()
+
+
+def _remaining(file: IO[bytes]) -> int:
+    """Bytes from a handle's position to its end, leaving the position where it was."""
+    position = file.tell()
+    end = file.seek(0, io.SEEK_END)
+    file.seek(position)
+    return end - position
+
+
+class _MultipartBody:
+    """A multipart/form-data body that reads its one file part from the handle in chunks.
+
+    requests sends an object with `read` and `__len__` as a stream with a Content-Length,
+    so the file goes out as it is read and a worker never holds it whole.
+    """
+
+    def __init__(
+        self, fields: dict[str, str], file_field: str, filename: str, file: IO[bytes], size: int
+    ) -> None:
+        boundary = uuid.uuid4().hex
+        self.content_type = f"multipart/form-data; boundary={boundary}"
+        safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:100] or "firmware.bin"
+        head = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'.encode()
+            + value.encode()
+            + b"\r\n"
+            for key, value in fields.items()
+        )
+        head += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
+            f'filename="{safe_name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        self._parts: list[IO[bytes]] = [io.BytesIO(head), file, io.BytesIO(tail)]
+        self._length = len(head) + size + len(tail)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, size: int = -1) -> bytes:
+        chunks: list[bytes] = []
+        wanted = size if size is not None and size >= 0 else None
+        while self._parts and (wanted is None or wanted > 0):
+            chunk = self._parts[0].read(-1 if wanted is None else wanted)
+            if not chunk:
+                self._parts.pop(0)
+                continue
+            chunks.append(chunk)
+            if wanted is not None:
+                wanted -= len(chunk)
+        return b"".join(chunks)
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read(64 * 1024):
+            yield chunk
 
 
 class _Retryable(Exception):
