@@ -69,6 +69,7 @@ def portal(upstream: str, extra_env: dict[str, str] | None = None) -> Iterator[s
             "PORTAL_SECURE_COOKIES": "false",
             "PORTAL_BEHIND_TLS_PROXY": "false",
             "PORTAL_HSTS_SECONDS": "0",
+            "PORTAL_SSL_REDIRECT": "false",
             "PORTAL_LOG_LEVEL": "WARNING",
             **(extra_env or {}),
         }

@@ -1,0 +1,98 @@
+"""The image, compose and proxy files agree with the code and the docs.
+
+Docker cannot run on the build machines; tests/multi proves the same shape with processes.
+These checks keep the files that describe it from drifting away from what was proven.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
+COMPOSE = (ROOT / "docker-compose.yml").read_text()
+CADDYFILE = (ROOT / "deploy" / "Caddyfile").read_text()
+DEPLOY_DOC = (ROOT / "docs" / "deploy.md").read_text()
+README = (ROOT / "README.md").read_text()
+DOCKERIGNORE = [
+    line.strip()
+    for line in (ROOT / ".dockerignore").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
+ENV_READ = re.compile(
+    r'(?:env_(?:str|bool|int|float|list)|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"'
+)
+
+
+def _variables_read() -> set[str]:
+    names = set()
+    for path in (ROOT / "portal" / "settings.py", ROOT / "gunicorn.conf.py"):
+        names |= set(ENV_READ.findall(path.read_text()))
+    return names
+
+
+def _documented(text: str) -> set[str]:
+    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", text, re.MULTILINE))
+
+
+def test_every_variable_the_portal_reads_is_documented_in_deploy_md_and_the_readme():
+    read = _variables_read()
+    assert {"DATABASE_URL", "REDIS_URL", "PORTAL_WORKERS", "PORTAL_BIND"} <= read
+    assert read - _documented(DEPLOY_DOC) == set()
+    assert read - _documented(README) == set()
+
+
+def test_deploy_md_documents_no_variable_the_portal_does_not_read():
+    assert _documented(DEPLOY_DOC) - _variables_read() - {"FORWARDED_ALLOW_IPS"} == set()
+
+
+def test_the_image_runs_gunicorn_with_the_config_and_checks_health_with_python():
+    assert 'CMD ["gunicorn", "--config", "gunicorn.conf.py"]' in DOCKERFILE
+    assert 'CMD ["python", "/app/bin/healthcheck.py"]' in DOCKERFILE
+    assert "curl" not in DOCKERFILE.split("HEALTHCHECK", 1)[1]
+    assert "USER portal" in DOCKERFILE
+    assert "collectstatic" in DOCKERFILE
+    # Migrations are an explicit step, never part of starting a container.
+    assert "migrate" not in DOCKERFILE.split("CMD", 1)[-1].split("\n", 1)[0]
+    assert "ENTRYPOINT" not in DOCKERFILE
+
+
+def test_the_image_copies_the_files_it_runs():
+    needed = ["gunicorn.conf.py", "bin", "portal", "devices", "firmware", "templates", "static"]
+    needed += ["emulator", "manage.py", "requirements.txt"]
+    for name in needed:
+        assert (ROOT / name).exists()
+        assert name not in DOCKERIGNORE
+    assert {".git", ".venv", "tests", "data", "staticfiles", ".env"} <= set(DOCKERIGNORE)
+
+
+def test_compose_runs_two_replicas_behind_the_proxy_over_postgres_and_redis():
+    for service in ("portal-1", "portal-2", "proxy", "postgres", "redis", "migrate", "emulator"):
+        assert re.search(rf"^  {re.escape(service)}:$", COMPOSE, re.MULTILINE), service
+    assert "reverse_proxy portal-1:8000 portal-2:8000" in CADDYFILE
+    assert "health_uri /healthz" in CADDYFILE
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in COMPOSE
+    assert 'profiles: ["demo"]' in COMPOSE
+    assert "DATABASE_URL: postgres://" in COMPOSE and "REDIS_URL: redis://redis:6379/0" in COMPOSE
+
+
+def test_compose_sets_only_variables_the_portal_reads():
+    block = COMPOSE.split("environment: &portal-env", 1)[1].split("depends_on:", 1)[0]
+    names = set(re.findall(r"^    ([A-Z][A-Z0-9_]+):", block, re.MULTILINE))
+    assert names - _variables_read() - {"FORWARDED_ALLOW_IPS"} == set()
+
+
+def test_the_healthcheck_script_fails_when_nothing_answers():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bin" / "healthcheck.py")],
+        env={"PORTAL_BIND": "127.0.0.1:9"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert result.returncode == 1
+    assert "healthcheck:" in result.stderr
