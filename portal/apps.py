@@ -7,12 +7,8 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
-        from portal import signin_audit
+        from portal import signals
         from portal.roles import sync_groups
 
-        signin_audit.connect()
         post_migrate.connect(sync_groups, sender=self, dispatch_uid="portal.sync_groups")
-
-        from portal import signals
-
         signals.connect_axes()

@@ -50,6 +50,8 @@ class Route:
 ROUTES: list[Route] = [
     Route("home", permission=PUBLIC),  # a redirect to the device list
     Route("login", permission=PUBLIC),
+    Route("healthz", permission=PUBLIC),  # probes for the load balancer and the image
+    Route("readyz", permission=PUBLIC),
     Route("login", method="POST", data={"username": "x", "password": "y"}, permission=PUBLIC),
     Route("logout", method="POST"),
     Route("devices:list", permission="view_devices"),

@@ -38,7 +38,8 @@ def violations(page):
 
 
 def _links(page, origin: str) -> set[str]:
-    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    # Links marked as downloads (the audit CSV) are files, not pages to check.
+    hrefs = page.eval_on_selector_all("a[href]:not([download])", "els => els.map(e => e.href)")
     found = set()
     for href in hrefs:
         url = urldefrag(href).url
