@@ -9,8 +9,8 @@ import logging
 
 import pytest
 from django.core.cache import cache
-from emulator.pytest_plugin import TOKEN_A, TOKEN_B, emulator, emulator_server  # noqa: F401
 
+from emulator.pytest_plugin import TOKEN_A, TOKEN_B, emulator, emulator_server  # noqa: F401
 from portal import services
 from portal.roles import Role
 

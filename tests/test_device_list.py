@@ -69,7 +69,6 @@ def test_it_says_when_the_token_was_rejected(client, db, emulator):
 
 def test_it_shows_an_empty_fleet_state(client, db, settings):
     from emulator.server import Emulator
-
     from portal import services
     from portal.roles import Role
     from tests.conftest import make_user

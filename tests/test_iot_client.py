@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from emulator.pytest_plugin import TOKEN_A, TOKEN_B
 
+from emulator.pytest_plugin import TOKEN_A, TOKEN_B
 from portal.iot import (
     IoTClient,
     NotFound,

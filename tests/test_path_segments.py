@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from emulator.pytest_plugin import TOKEN_A
 
+from emulator.pytest_plugin import TOKEN_A
 from portal.iot import InvalidIdentifier, IoTClient
 
 BAD = ["../x", "a/b", "%2F", "a%2Fb", "with space", "", "x" * 300, "déjà", "?q=1", "#frag", ".."]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from django.urls import reverse
-from emulator.pytest_plugin import TOKEN_A
 
+from emulator.pytest_plugin import TOKEN_A
 from portal.models import ApiToken
 
 
