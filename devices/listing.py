@@ -207,17 +207,24 @@ def ago(moment: datetime, now: datetime) -> str:
 
 
 def parse_time(value: object) -> datetime | None:
+    """An upstream ISO 8601 timestamp, or None when null or unreadable."""
     if not isinstance(value, str):
         return None
     try:
-        return parse_datetime(value)
+        return datetime.fromisoformat(value)  # C-fast; takes "Z" and offsets
     except ValueError:
-        return None
+        try:
+            return parse_datetime(value)
+        except ValueError:
+            return None
 
 
 def rows(devices: list[dict[str, Any]], now: datetime | None = None) -> list[Row]:
     now = now or timezone.now()
     zone = timezone.get_current_timezone()
+    # reverse() costs tens of microseconds a call: once for the page, not once a row. A uid
+    # that passes UID_PATTERN needs no escaping in a path.
+    detail = reverse("devices:detail", args=["__uid__"])
     out = []
     for d in devices:
         uid = str(d.get("uid") or "")
@@ -228,7 +235,7 @@ def rows(devices: list[dict[str, Any]], now: datetime | None = None) -> list[Row
         out.append(
             Row(
                 uid=uid,
-                url=reverse("devices:detail", args=[uid]) if UID_PATTERN.fullmatch(uid) else "",
+                url=detail.replace("__uid__", uid) if UID_PATTERN.fullmatch(uid) else "",
                 name=str(d.get("name") or ""),
                 status=str(d.get("status") or ""),
                 online=is_online(d),

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from devices.listing import DeviceQuery, rows, select
 from devices.outcomes import perform
+from devices.table import rows_html
 from portal.decorators import requires
 from portal.iot import InvalidIdentifier, IoTError, NotFound, client_for
 
@@ -35,7 +36,7 @@ def device_list(request: HttpRequest) -> HttpResponse:
     else:
         # The form is drawn only on a full page, so only a full page needs its choices.
         result = select(devices, query, settings.PORTAL_PAGE_SIZE, with_facets=not target)
-        context.update(result=result, rows=rows(result.devices))
+        context.update(result=result, rows_html=rows_html(rows(result.devices)))
     template = "devices/list.html"
     if target in ("device-table", "device-rows"):
         template += "#table" if target == "device-table" else "#rows"

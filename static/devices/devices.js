@@ -96,7 +96,9 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     const active = document.activeElement;
     if (active && active !== document.body && document.contains(active)) return;
-    const target = event.detail.target;
+    let target = event.detail.target;
+    // An outerHTML swap replaced the target itself: find its successor by id.
+    if (target && !document.contains(target) && target.id) target = document.getElementById(target.id);
     if (!target || !document.contains(target)) return;
     const next =
       target.querySelector("[autofocus]") ||
