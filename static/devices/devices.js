@@ -92,8 +92,16 @@
   });
 
   // Focus after a swap: if the focused element went away with the old content, put focus
-  // somewhere sensible in the new content instead of dropping it to <body>.
+  // somewhere sensible in the new content instead of dropping it to <body>. A panel that
+  // loads while the user is elsewhere never takes the focus.
+  let focusedBeforeSwap = null;
+  document.addEventListener("htmx:beforeSwap", function () {
+    focusedBeforeSwap = document.activeElement;
+  });
   document.addEventListener("htmx:afterSettle", function (event) {
+    const lost = focusedBeforeSwap;
+    focusedBeforeSwap = null;
+    if (!lost || lost === document.body || document.contains(lost)) return;
     const active = document.activeElement;
     if (active && active !== document.body && document.contains(active)) return;
     let target = event.detail.target;
