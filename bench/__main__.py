@@ -6,9 +6,9 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import device_list
+from bench import device_list, shared_token
 
-BENCHMARKS = {"device_list": device_list}
+BENCHMARKS = {"device_list": device_list, "shared_token": shared_token}
 
 
 def main(names: list[str]) -> None:

@@ -14,7 +14,8 @@ from django.utils.dateparse import parse_datetime
 from portal.iot import UID_PATTERN
 
 SORTS = {
-    "name": lambda d: (str(d.get("name") or "").casefold(), d.get("uid", "")),
+    # Python's sort is stable: equal names keep the upstream's order.
+    "name": lambda d: str(d.get("name") or "").casefold(),
     "uid": lambda d: str(d.get("uid") or ""),
     "status": lambda d: str(d.get("status") or ""),
     "online": lambda d: (not is_online(d), str(d.get("name") or "").casefold()),
@@ -124,27 +125,18 @@ class DevicePage:
 def facets(devices: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
     """The choices the filters offer, taken from the fleet itself.
 
-    One pass, and each distinct platform or board object is looked at once: a fleet of
-    1,000 devices has a handful of them.
+    Set comprehensions over plain tuples: a full page computes this over the whole fleet.
     """
-    statuses: set[str] = set()
-    platforms: dict[str, str] = {}
-    boards: dict[str, str] = {}
-    seen: set[tuple[str, object, object]] = set()
-    for device in devices:
-        status = device.get("status")
-        if status:
-            statuses.add(str(status))
-        for key, found in (("platform", platforms), ("board", boards)):
-            value = device.get(key)
-            if not isinstance(value, dict):
-                continue
-            marker = (key, value.get("key"), value.get("name"))
-            if marker in seen:
-                continue
-            seen.add(marker)
-            if value.get("key"):
-                found[str(value["key"])] = str(value.get("name") or value["key"])
+    statuses = {str(d["status"]) for d in devices if d.get("status")}
+    found: dict[str, dict[str, str]] = {}
+    for key in ("platform", "board"):
+        pairs = {
+            (v.get("key"), v.get("name"))
+            for d in devices
+            if isinstance(v := d.get(key), dict) and v.get("key")
+        }
+        found[key] = {str(k): str(name or k) for k, name in pairs}
+    platforms, boards = found["platform"], found["board"]
     return {
         "status": [(s, s.capitalize()) for s in sorted(statuses)],
         "platform": sorted(platforms.items(), key=lambda kv: kv[1]),

@@ -6,8 +6,9 @@ axe-core comes bundled in the pinned PyPI package axe-playwright-python (no CDN)
 from __future__ import annotations
 
 import pytest
-from emulator.pytest_plugin import TOKEN_A
 from playwright.sync_api import expect
+
+from emulator.pytest_plugin import TOKEN_A
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
