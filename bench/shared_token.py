@@ -34,29 +34,32 @@ def redis_up() -> bool:
 
 
 def _run(extra_env: dict[str, str]) -> dict[str, float]:
-    with emulator("--fleet-size", "200", "--latency-ms", "50") as upstream:
-        with portal(upstream, {"PORTAL_READ_CACHE_SECONDS": str(WINDOW), **extra_env}) as site:
-            sessions = [signed_in(site) for _ in range(VIEWERS)]
-            requests.delete(f"{upstream}/_emulator/log", timeout=5)
-            made: list[int] = []
-            headers = {"HX-Request": "true", "HX-Target": "device-rows"}
-            stop = time.monotonic() + DURATION
+    settings = {"PORTAL_READ_CACHE_SECONDS": str(WINDOW), **extra_env}
+    with (
+        emulator("--fleet-size", "200", "--latency-ms", "50") as upstream,
+        portal(upstream, settings) as site,
+    ):
+        sessions = [signed_in(site) for _ in range(VIEWERS)]
+        requests.delete(f"{upstream}/_emulator/log", timeout=5)
+        made: list[int] = []
+        headers = {"HX-Request": "true", "HX-Target": "device-rows"}
+        stop = time.monotonic() + DURATION
 
-            def viewer(session: requests.Session) -> None:
-                session.get(f"{site}/devices/", timeout=30)
+        def viewer(session: requests.Session) -> None:
+            session.get(f"{site}/devices/", timeout=30)
+            made.append(1)
+            time.sleep(random.uniform(0, REFRESH))  # viewers are not in step
+            while time.monotonic() < stop:
+                session.get(f"{site}/devices/", headers=headers, timeout=30)
                 made.append(1)
-                time.sleep(random.uniform(0, REFRESH))  # viewers are not in step
-                while time.monotonic() < stop:
-                    session.get(f"{site}/devices/", headers=headers, timeout=30)
-                    made.append(1)
-                    time.sleep(REFRESH)
+                time.sleep(REFRESH)
 
-            threads = [threading.Thread(target=viewer, args=(s,)) for s in sessions]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            log = requests.get(f"{upstream}/_emulator/log", timeout=5).json()["data"]
+        threads = [threading.Thread(target=viewer, args=(s,)) for s in sessions]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        log = requests.get(f"{upstream}/_emulator/log", timeout=5).json()["data"]
     reads = sum(1 for e in log if e["path"] == "/v1/user/devices")
     per_minute = 60 / DURATION
     return {"requests_per_min": len(made) * per_minute, "reads_per_min": reads * per_minute}
