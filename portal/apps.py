@@ -10,3 +10,7 @@ class PortalConfig(AppConfig):
         from portal.roles import sync_groups
 
         post_migrate.connect(sync_groups, sender=self, dispatch_uid="portal.sync_groups")
+
+        from portal import signals
+
+        signals.connect_axes()

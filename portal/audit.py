@@ -35,13 +35,19 @@ def record(
     status_code: int | None = None,
     message: str = "",
     user=None,
+    username: str | None = None,
 ) -> AuditEvent:
-    """Append one entry. `sent` holds what the user sent (a name, a payload), never a token."""
+    """Append one entry. `sent` holds what the user sent (a name, a payload), never a token.
+
+    `username` names someone who is not signed in (a failed sign-in's attempted name).
+    """
     user = user if user is not None else getattr(request, "user", None)
     authenticated = getattr(user, "is_authenticated", False)
+    if username is None:
+        username = user.get_username() if authenticated else ""
     return AuditEvent.objects.create(
         user=user if authenticated else None,
-        username=(user.get_username() if authenticated else "")[:150],
+        username=username[:150],
         ip=client_ip(request),
         token_label=_token_label(user),
         device_uid=device_uid[:100],

@@ -9,4 +9,5 @@ def portal(request: HttpRequest) -> dict[str, object]:
     return {
         "portal_role": role_of(user) if user is not None else None,
         "refresh_seconds": settings.PORTAL_REFRESH_SECONDS,
+        "allow_self_token": settings.PORTAL_ALLOW_SELF_TOKEN,
     }

@@ -11,6 +11,7 @@ or log line includes.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import threading
@@ -23,6 +24,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from requests_toolbelt.multipart.encoder import MultipartEncoder
 
 logger = logging.getLogger("portal.iot")
 
@@ -181,8 +183,8 @@ class IoTClient:
         *,
         endpoint: str,
         json: object = None,
-        data: dict[str, str] | None = None,
-        files: dict[str, Any] | None = None,
+        data: dict[str, str] | MultipartEncoder | None = None,
+        content_type: str | None = None,
         url: str | None = None,
         timeout: float | None = None,
     ) -> Any:
@@ -190,15 +192,17 @@ class IoTClient:
         attempts = 1 + (self.retries if is_read else 0)
         for attempt in range(1, attempts + 1):
             try:
-                return self._once(method, path, endpoint, json, data, files, url, timeout)
+                return self._once(method, path, endpoint, json, data, content_type, url, timeout)
             except _Retryable as retryable:
                 if attempt == attempts:
                     raise retryable.error from None
                 time.sleep(min(0.2 * 2 ** (attempt - 1), 1.0))
         raise AssertionError("unreachable")
 
-    def _once(self, method, path, endpoint, json, data, files, url, timeout) -> Any:
+    def _once(self, method, path, endpoint, json, data, content_type, url, timeout) -> Any:
         headers = {"Accept": "application/json", "Authorization": f"Bearer {self.__token}"}
+        if content_type:
+            headers["Content-Type"] = content_type
         started = time.perf_counter()
         status: int | str = "error"
         read_timeout = timeout or self.timeout
@@ -209,7 +213,6 @@ class IoTClient:
                 headers=headers,
                 json=json,
                 data=data,
-                files=files,
                 timeout=(self.connect_timeout, read_timeout),
                 allow_redirects=False,
             )
@@ -485,25 +488,36 @@ class IoTClient:
     ) -> dict[str, Any]:
         """POST /v1/user/devices/{uid}/firmwares (multipart). Returns the firmware object.
 
-        The file is streamed from its handle, never read whole here. Files over 4 MB are
-        refused before anything is sent.
+        The file is streamed from its handle in chunks by requests-toolbelt's MultipartEncoder,
+        never read whole (requests' own multipart encoding would hold two copies of it).
+        Files over 4 MB are refused before anything is sent; `size` defaults to what the
+        handle's seek reports.
         """
         seg = check_uid(uid)
-        if size is not None and size > MAX_FIRMWARE_BYTES:
+        if size is None:
+            size = _remaining(file)
+        if size > MAX_FIRMWARE_BYTES:
             raise Rejected(FIRMWARE_TOO_LARGE, 413, {"file": [FIRMWARE_TOO_LARGE]})
-        data = {"name": name}
+        fields = {"name": name}
         if version:
-            data["version"] = version
+            fields["version"] = version
         if notes:
-            data["notes"] = notes
+            fields["notes"] = notes
+        safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:100] or "firmware.bin"
+        body = MultipartEncoder(
+            [
+                *fields.items(),
+                ("file", (safe_name, _Sized(file, size), "application/octet-stream")),
+            ]
+        )
         try:
             return self._data(
                 self._request(
                     "POST",
                     f"/v1/user/devices/{seg}/firmwares",
                     endpoint="firmwares.upload",
-                    data=data,
-                    files={"file": (filename, file, "application/octet-stream")},
+                    data=body,
+                    content_type=body.content_type,
                     timeout=settings.IOT_API_UPLOAD_TIMEOUT,
                 )
             )
@@ -552,6 +566,31 @@ class IoTClient:
             )
         finally:
             self.invalidate()
+
+
+def _remaining(file: IO[bytes]) -> int:
+    """Bytes from a handle's position to its end, leaving the position where it was."""
+    position = file.tell()
+    end = file.seek(0, io.SEEK_END)
+    file.seek(position)
+    return end - position
+
+
+class _Sized:
+    """A readable handle with a known length: what MultipartEncoder needs to stream it."""
+
+    def __init__(self, file: IO[bytes], size: int) -> None:
+        self._file = file
+        self._read = 0
+        self.len = size
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._file.read(size)
+        self._read += len(chunk)
+        return chunk
+
+    def tell(self) -> int:
+        return self._read
 
 
 class _Retryable(Exception):

@@ -30,6 +30,14 @@ class ApiToken(models.Model):
     last_verified_at = models.DateTimeField(null=True, blank=True)
     verified_ok = models.BooleanField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # Set when a user entered this token for themselves on "My API token".
+    personal_for = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="personal_token",
+    )
 
     class Meta:
         ordering = ["label"]
@@ -50,6 +58,23 @@ class ApiToken(models.Model):
     def value(self) -> str:
         """The plaintext. Raises crypto.TokenUndecryptable when no configured key can read it."""
         return crypto.decrypt(self.ciphertext)
+
+    def readable(self) -> bool:
+        """Whether a configured key can decrypt this token (the plaintext is dropped at once)."""
+        try:
+            self.value()
+        except crypto.TokenUndecryptable:
+            return False
+        return True
+
+    @property
+    def status(self) -> str:
+        """unverified, ok, rejected or unknown (the last check could not reach the service)."""
+        if self.last_verified_at is None:
+            return "unverified"
+        if self.verified_ok is None:
+            return "unknown"
+        return "ok" if self.verified_ok else "rejected"
 
 
 class Profile(models.Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
+from django.utils import timezone
 
 from portal.models import ApiToken, Profile
 from portal.roles import Role
@@ -38,3 +39,119 @@ def save_token(label: str, plaintext: str, created_by: User | None = None) -> Ap
     token.set_value(plaintext)
     token.save()
     return token
+
+
+# --- The token vault ----------------------------------------------------------------------
+
+
+class TokenInUse(Exception):
+    """A token cannot be deleted while users are mapped to it."""
+
+
+def verify_token(token: ApiToken) -> ApiToken:
+    """Check a token against the upstream with one device-list read, and keep the result.
+
+    `verified_ok` is True (the upstream accepted it), False (it refused the token) or None
+    (the check itself failed: unreachable, throttled, or no key can read the token).
+    """
+    from portal.crypto import TokenUndecryptable
+    from portal.iot import IoTClient, IoTError, TokenRejected
+
+    try:
+        # No cache id: the check must reach the upstream, not a cached list.
+        IoTClient(token.value()).list_devices()
+    except TokenUndecryptable:
+        token.verified_ok, token.last_error = None, UNREADABLE
+    except TokenRejected as error:
+        token.verified_ok, token.last_error = False, error.message
+    except IoTError as error:
+        token.verified_ok, token.last_error = None, error.message
+    else:
+        token.verified_ok, token.last_error = True, ""
+    token.last_verified_at = timezone.now()
+    token.save(update_fields=["verified_ok", "last_error", "last_verified_at", "updated_at"])
+    return token
+
+
+UNREADABLE = (
+    "No configured key can decrypt this token: restore the key in PORTAL_TOKEN_KEYS "
+    "or enter the token's value again."
+)
+
+
+def _forget_cached_reads(token: ApiToken) -> None:
+    from portal.iot import IoTClient
+
+    IoTClient("", cache_id=token.pk).invalidate()
+
+
+def add_token(label: str, plaintext: str, created_by: User | None) -> ApiToken:
+    """Store a new token and verify it. A token the upstream rejects is kept, flagged."""
+    token = ApiToken(label=label, created_by=created_by)
+    token.set_value(plaintext)
+    token.save()
+    return verify_token(token)
+
+
+def replace_token_value(token: ApiToken, plaintext: str) -> ApiToken:
+    token.set_value(plaintext)
+    token.last_verified_at, token.verified_ok, token.last_error = None, None, ""
+    token.save()
+    _forget_cached_reads(token)
+    return verify_token(token)
+
+
+def relabel_token(token: ApiToken, label: str) -> ApiToken:
+    token.label = label
+    token.save(update_fields=["label", "updated_at"])
+    return token
+
+
+def delete_token(token: ApiToken) -> None:
+    if token.profiles.exists():
+        raise TokenInUse(f"“{token.label}” is still assigned to users; reassign them first.")
+    _forget_cached_reads(token)
+    token.delete()
+
+
+def _free_label(wanted: str) -> str:
+    label, n = wanted[:100], 2
+    while ApiToken.objects.filter(label=label).exists():
+        label = f"{wanted[:95]} ({n})"
+        n += 1
+    return label
+
+
+def save_personal_token(user: User, plaintext: str) -> ApiToken:
+    """A user's own token ("My API token"): stored like any other, mapped to them, verified."""
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(personal_for=user).first()
+        if token is None:
+            token = ApiToken(
+                label=_free_label(f"{user.get_username()} (own token)"),
+                created_by=user,
+                personal_for=user,
+            )
+        token.set_value(plaintext)
+        token.last_verified_at, token.verified_ok, token.last_error = None, None, ""
+        token.save()
+        assign_token(user, token)
+    _forget_cached_reads(token)
+    return verify_token(token)
+
+
+# --- Users --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_user(username: str, password: str, role: Role | None, token: ApiToken | None) -> User:
+    user = User.objects.create_user(username, password=password)
+    set_role(user, role)
+    assign_token(user, token)
+    return user
+
+
+def set_active(user: User, active: bool) -> None:
+    """Deactivate or reactivate. An inactive user's sessions stop working at once."""
+    user.is_active = active
+    user.save(update_fields=["is_active"])

@@ -215,6 +215,8 @@ IOT_API_UPLOAD_TIMEOUT = env_float("IOT_API_UPLOAD_TIMEOUT", 60.0, minimum=1)
 PORTAL_READ_CACHE_SECONDS = env_float("PORTAL_READ_CACHE_SECONDS", 5.0, minimum=0)
 # How often device pages refresh their live fields (seconds; 0 turns auto-refresh off).
 PORTAL_REFRESH_SECONDS = env_int("PORTAL_REFRESH_SECONDS", 15, minimum=0)
+# How long the firmware panel follows a device after an OTA trigger (seconds).
+PORTAL_OTA_FOLLOW_SECONDS = env_int("PORTAL_OTA_FOLLOW_SECONDS", 300, minimum=5)
 PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 50, minimum=5)
 # Whether users may enter their own API token on the "My API token" page.
 PORTAL_ALLOW_SELF_TOKEN = env_bool("PORTAL_ALLOW_SELF_TOKEN", False)

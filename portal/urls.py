@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portal import views
@@ -7,8 +6,9 @@ from portal import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
     path("devices/", include("devices.urls")),
     path("", include("firmware.urls")),
+    path("", include("portal.team.urls")),
     path("django-admin/", admin.site.urls),
 ]
