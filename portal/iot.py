@@ -577,20 +577,25 @@ def _remaining(file: IO[bytes]) -> int:
 
 
 class _Sized:
-    """A readable handle with a known length: what MultipartEncoder needs to stream it."""
+    """A readable handle that tells MultipartEncoder how much is left to stream.
+
+    The encoder asks `len` for the bytes still to come, the way its own buffers answer.
+    """
 
     def __init__(self, file: IO[bytes], size: int) -> None:
         self._file = file
-        self._read = 0
-        self.len = size
+        self._left = size
+
+    @property
+    def len(self) -> int:
+        return self._left
 
     def read(self, size: int = -1) -> bytes:
-        chunk = self._file.read(size)
-        self._read += len(chunk)
+        chunk = self._file.read(size if size is not None and size >= 0 else self._left)
+        if not chunk:
+            self._left = 0  # the handle ended early; the upstream will see a short file
+        self._left = max(0, self._left - len(chunk))
         return chunk
-
-    def tell(self) -> int:
-        return self._read
 
 
 class _Retryable(Exception):
