@@ -6,9 +6,13 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import device_list, firmware_upload
+from bench import device_list, firmware_upload, shared_token
 
-BENCHMARKS = {"device_list": device_list, "firmware_upload": firmware_upload}
+BENCHMARKS = {
+    "device_list": device_list,
+    "shared_token": shared_token,
+    "firmware_upload": firmware_upload,
+}
 
 
 def main(names: list[str]) -> None:

@@ -42,7 +42,7 @@ def wait_for(url: str, seconds: float = 30) -> None:
 def emulator(*args: str) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", str(port), "--token", TOKEN, *args],
+        [sys.executable, "-m", "emulator", "--port", str(port), "--token", TOKEN, "--quiet", *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )

@@ -1,14 +1,23 @@
-"""Device pages: the fleet table and a device's detail."""
+"""Device pages: the fleet table, a device's detail, and editing its name and description."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from devices.listing import DeviceQuery, select
+from devices.listing import DeviceQuery, rows, select
+from devices.outcomes import perform
+from devices.table import rows_html
 from portal.decorators import requires
-from portal.iot import IoTError, client_for
+from portal.iot import InvalidIdentifier, IoTError, NotFound, client_for
+
+# The fields edited in place, and how the page names them.
+EDITABLE = {"name": "Name", "description": "Description"}
 
 
 @login_required
@@ -16,14 +25,106 @@ from portal.iot import IoTError, client_for
 @requires("view_devices")
 def device_list(request: HttpRequest) -> HttpResponse:
     query = DeviceQuery.from_params(request.GET)
+    target = request.htmx.target if request.htmx else None
     context: dict[str, object] = {"query": query, "columns": query.columns()}
     try:
         devices = client_for(request.user).list_devices()
     except IoTError as error:
+        if target == "device-rows":
+            return HttpResponse(status=204)  # a failed refresh keeps the rows it has
         context["error"] = error
     else:
-        context["result"] = select(devices, query, settings.PORTAL_PAGE_SIZE)
+        # The form is drawn only on a full page, so only a full page needs its choices.
+        result = select(devices, query, settings.PORTAL_PAGE_SIZE, with_facets=not target)
+        context.update(result=result, rows_html=rows_html(rows(result.devices)))
     template = "devices/list.html"
-    if request.htmx and request.htmx.target == "device-table":
-        template += "#table"
+    if target in ("device-table", "device-rows"):
+        template += "#table" if target == "device-table" else "#rows"
+    return render(request, template, context)
+
+
+def _device(request: HttpRequest, uid: str) -> dict[str, Any]:
+    """The device's detail (a cached read), or 404 for a uid the token does not have."""
+    try:
+        return client_for(request.user).get_device(uid)
+    except (NotFound, InvalidIdentifier):
+        raise Http404("No such device.") from None
+
+
+@login_required
+@require_GET
+@requires("view_devices")
+def device_detail(request: HttpRequest, uid: str) -> HttpResponse:
+    """One upstream read; the panels (commands, buttons, firmware) load on their own."""
+    context: dict[str, object] = {"uid": uid}
+    try:
+        context["device"] = _device(request, uid)
+    except IoTError as error:
+        context["error"] = error
+    template = "devices/detail.html"
+    if request.htmx and request.htmx.target == "device-live":
+        if "error" in context:
+            return HttpResponse(status=204)  # keep what is shown; the next refresh tries again
+        template += "#live"
+    return render(request, template, context)
+
+
+def _field(field: str) -> str:
+    if field not in EDITABLE:
+        raise Http404("No such field.")
+    return field
+
+
+def _field_context(uid: str, field: str, value: object, **extra: object) -> dict[str, object]:
+    return {"uid": uid, "field": field, "label": EDITABLE[field], "value": value or "", **extra}
+
+
+@login_required
+@require_GET
+@requires("view_devices")
+def field_value(request: HttpRequest, uid: str, field: str) -> HttpResponse:
+    """A field shown (not edited): what Cancel and Escape go back to."""
+    device = _device(request, uid)
+    if not request.htmx:
+        return redirect("devices:detail", uid=uid)
+    context = _field_context(uid, _field(field), device.get(field))
+    return render(request, "devices/detail.html#field", context)
+
+
+@login_required
+@require_GET
+@requires("rename_device")
+def field_edit(request: HttpRequest, uid: str, field: str) -> HttpResponse:
+    """The field as a form: in place with htmx, or a small page without JavaScript."""
+    device = _device(request, uid)
+    context = _field_context(uid, _field(field), device.get(field), device=device)
+    template = "devices/edit.html#form" if request.htmx else "devices/edit.html"
+    return render(request, template, context)
+
+
+@login_required
+@require_POST
+@requires("rename_device", action="device.rename")
+def rename(request: HttpRequest, uid: str) -> HttpResponse:
+    """Save a new name or description; the upstream's validation shows beside the field."""
+    field = "description" if "description" in request.POST else "name"
+    value = request.POST.get(field, "")
+    outcome = perform(
+        request,
+        "device.rename",
+        uid,
+        lambda client: client.update_device(uid, **{field: value}),
+        sent={field: value},
+        success=f"{EDITABLE[field]} saved.",
+    )
+    if outcome.ok:
+        if not request.htmx:
+            outcome.flash(request)
+            return redirect("devices:detail", uid=uid)
+        device = outcome.answer
+        context = _field_context(uid, field, device.get(field), saved=True, device=device)
+        return render(request, "devices/detail.html#field", context)
+    errors = outcome.field_errors(field)
+    context = _field_context(uid, field, value, errors=errors, device={"uid": uid})
+    template = "devices/edit.html#form" if request.htmx else "devices/edit.html"
     return render(request, template, context)

@@ -16,6 +16,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 from urllib.parse import quote, urljoin, urlsplit
@@ -327,8 +328,22 @@ class IoTClient:
     def _cache_key(self, *parts: str) -> str | None:
         if self.cache_id is None:
             return None
-        generation = cache.get_or_set(f"iot:{self.cache_id}:gen", 1, None)
-        return ":".join(("iot", str(self.cache_id), str(generation), *parts))
+        return ":".join(("iot", str(self.cache_id), self._generation(), *parts))
+
+    def _generation(self) -> str:
+        """The token's current cache generation: a random tag, replaced by every write.
+
+        Random rather than a counter: if the cache evicts the generation key (LocMem culls
+        past its MAX_ENTRIES, Redis under maxmemory), a counter would restart at 1 and could
+        bring back reads cached under an old 1 before the write; a fresh tag never can.
+        """
+        key = f"iot:{self.cache_id}:gen"
+        generation = cache.get(key)
+        if generation is None:
+            generation = uuid.uuid4().hex[:16]
+            if not cache.add(key, generation, None):
+                generation = cache.get(key) or generation
+        return str(generation)
 
     def _cached(self, key: str | None, fetch: Callable[[], Any]) -> Any:
         """Share one upstream read among everyone on this token for the cache window.
@@ -365,10 +380,7 @@ class IoTClient:
     def invalidate(self) -> None:
         """Forget every cached read for this token (after a write)."""
         if self.cache_id is not None:
-            try:
-                cache.incr(f"iot:{self.cache_id}:gen")
-            except ValueError:
-                cache.set(f"iot:{self.cache_id}:gen", 2, None)
+            cache.set(f"iot:{self.cache_id}:gen", uuid.uuid4().hex[:16], None)
 
     # -- endpoints ---------------------------------------------------------------------
 

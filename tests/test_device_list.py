@@ -91,3 +91,66 @@ def test_it_answers_htmx_with_only_the_table(as_viewer, emulator):
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="device-table"')
     assert "<html" not in body
+
+
+def test_the_sort_travels_with_the_table_so_the_filter_form_never_sends_a_stale_one(
+    as_viewer, emulator
+):
+    headers = {"HX-Request": "true", "HX-Target": "device-table"}
+    body = as_viewer.get(URL, {"sort": "-last_seen", "q": "e"}, headers=headers).content.decode()
+    assert '<input type="hidden" name="sort" value="-last_seen" form="device-filters">' in body
+    page = as_viewer.get(URL).content.decode()
+    form = page[page.index('<form id="device-filters"') : page.index("</form>")]
+    assert 'name="sort"' not in form
+
+
+def test_the_rows_refresh_alone_and_keep_the_query(as_viewer, emulator):
+    headers = {"HX-Request": "true", "HX-Target": "device-rows"}
+    body = as_viewer.get(URL, {"q": "relay", "sort": "-name"}, headers=headers).content.decode()
+    assert body.lstrip().startswith('<tbody id="device-rows"')
+    assert 'hx-get="/devices/?q=relay&amp;sort=-name"' in body
+    assert 'hx-trigger="every 15s"' in body
+    assert "device-filters" not in body and "<thead>" not in body
+    assert "Kitchen Relay" in body and "Garage Door" not in body
+
+
+def test_a_failed_refresh_keeps_the_rows_it_has(as_viewer, emulator):
+    emulator.set_fault("500")
+    response = as_viewer.get(URL, headers={"HX-Request": "true", "HX-Target": "device-rows"})
+    assert response.status_code == 204
+
+
+def test_refresh_can_be_turned_off(as_viewer, emulator, settings):
+    settings.PORTAL_REFRESH_SECONDS = 0
+    assert 'hx-trigger="every' not in as_viewer.get(URL).content.decode()
+
+
+def test_it_pages_a_large_fleet_and_the_pager_keeps_the_query(as_viewer, emulator, settings):
+    settings.PORTAL_PAGE_SIZE = 5
+    body = as_viewer.get(URL, {"sort": "name", "page": "2"}).content.decode()
+    assert "page 2 of 4" in body
+    assert body.count('<tr><td data-label="Name">') == 5
+    assert 'href="?sort=name&amp;page=3"' in body and 'href="?sort=name&amp;page=1"' in body
+    assert 'hx-target="#device-table"' in body
+
+
+def test_search_and_filters_come_from_the_address_bar(as_viewer, emulator):
+    body = as_viewer.get(URL, {"online": "no", "platform": "espressif32"}).content.decode()
+    assert "Doorbell Camera Bridge" in body  # offline ESP32
+    rows = body[body.index('<tbody id="device-rows"') : body.index("</tbody>")]
+    assert '<span class="online">Online</span>' not in rows
+    assert '<td data-label="Platform">ESP8266</td>' not in rows
+    assert '<option value="no" selected>' in body
+    assert '<option value="espressif32" selected>' in body
+
+
+def test_rows_escape_whatever_the_upstream_sends(as_viewer, emulator):
+    from emulator.pytest_plugin import TOKEN_A
+
+    uid = emulator.device_uid(TOKEN_A, "Kitchen Relay")
+    emulator.set_device(TOKEN_A, uid, status="offline")
+    emulator.set_device(TOKEN_A, uid, name='<img src=x onerror="alert(1)">', last_seen_at=None)
+    body = as_viewer.get(URL, {"q": uid}).content.decode()
+    assert "<img src=x" not in body
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in body
+    assert '<td data-label="Last seen">—</td>' in body

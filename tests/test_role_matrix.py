@@ -55,6 +55,42 @@ ROUTES: list[Route] = [
     Route("login", method="POST", data={"username": "x", "password": "y"}, permission=PUBLIC),
     Route("logout", method="POST"),
     Route("devices:list", permission="view_devices"),
+    # Devices (devices/urls.py)
+    Route("devices:detail", {"uid": "@uid"}, permission="view_devices"),
+    Route("devices:field", {"uid": "@uid", "field": "name"}, permission="view_devices"),
+    Route("devices:edit", {"uid": "@uid", "field": "name"}, permission="rename_device"),
+    Route(
+        "devices:rename", {"uid": "@uid"}, "POST", {"name": "Greenhouse Sensor"}, "rename_device"
+    ),
+    Route("devices:commands", {"uid": "@uid"}, permission="view_devices"),
+    Route(
+        "devices:send_command", {"uid": "@uid"}, "POST", {"payload": '{"led": 1}'}, "send_command"
+    ),
+    Route("devices:reboot", {"uid": "@uid"}, "POST", {"confirmed": "yes"}, "reboot_device"),
+    Route("devices:wifi_reset", {"uid": "@uid"}, "POST", {"confirmed": "yes"}, "wifi_reset"),
+    Route("devices:ota", {"uid": "@uid"}, "POST", {"confirmed": "yes"}, "trigger_ota"),
+    Route("devices:buttons", {"uid": "@uid"}, permission="view_devices"),
+    Route(
+        "devices:create_button",
+        {"uid": "@uid"},
+        "POST",
+        {"id": "matrix", "label": "Matrix", "payload": '{"led": 1}'},
+        "manage_buttons",
+    ),
+    Route(
+        "devices:send_button",
+        {"uid": "@uid", "button_id": "matrix"},
+        "POST",
+        {"confirmed": "yes"},
+        "send_button",
+    ),
+    Route(
+        "devices:delete_button",
+        {"uid": "@uid", "button_id": "matrix"},
+        "POST",
+        {"confirmed": "yes"},
+        "manage_buttons",
+    ),
     # Firmware (firmware/urls.py)
     Route("firmware:panel", {"uid": "@uid"}, permission="view_devices"),
     Route("firmware:follow", {"uid": "@uid"}, permission="view_devices"),

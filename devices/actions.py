@@ -1,0 +1,161 @@
+"""Built-in device actions (reboot, Wi-Fi reset, OTA check) and custom JSON commands.
+
+Each action asks for confirmation first: in the page's dialog with JavaScript (hx-confirm),
+or on a confirmation page without it (portal.confirm). The upstream's answer is shown as
+it is: success, or its refusal ("Device is offline.") as a warning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from devices import payloads
+from devices.forms import CommandForm
+from devices.outcomes import Outcome, perform
+from portal import confirm
+from portal.decorators import requires
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str  # also its URL name
+    codename: str
+    audit: str
+    method: str  # the IoTClient method
+    button: str
+    question: str  # {name} is the device's name
+    danger: bool = False
+
+
+ACTIONS = {
+    action.key: action
+    for action in (
+        Action(
+            "reboot",
+            "reboot_device",
+            "device.reboot",
+            "reboot",
+            "Reboot",
+            "Reboot “{name}”? It restarts now and is out of reach for a few seconds while it "
+            "reconnects.",
+        ),
+        Action(
+            "wifi_reset",
+            "wifi_reset",
+            "device.wifi_reset",
+            "wifi_reset",
+            "Reset Wi-Fi",
+            "Reset the Wi-Fi of “{name}”? The device forgets its network and must be "
+            "provisioned again before it can come back online.",
+            danger=True,
+        ),
+        Action(
+            "ota",
+            "trigger_ota",
+            "device.ota",
+            "trigger_ota",
+            "Check for update",
+            "Trigger an OTA check on “{name}”? If it has a target firmware it downloads and "
+            "installs it, then restarts.",
+        ),
+    )
+}
+
+
+def _name(request: HttpRequest, uid: str) -> str:
+    """The device's name for sentences: passed along by the page (display only), or its uid."""
+    source = request.POST if request.method == "POST" else request.GET
+    return (source.get("device_name") or uid).strip()[:100] or uid
+
+
+def _panel_context(request: HttpRequest, uid: str, **extra: object) -> dict[str, object]:
+    name = _name(request, uid)
+    actions = [
+        (action, action.question.format(name=name), reverse(f"devices:{action.key}", args=[uid]))
+        for action in ACTIONS.values()
+        if request.user.has_perm(f"portal.{action.codename}")
+    ]
+    return {"uid": uid, "device_name": name, "actions": actions, **extra}
+
+
+@login_required
+@require_GET
+@requires("view_devices")
+def commands_panel(request: HttpRequest, uid: str) -> HttpResponse:
+    """The actions and the custom command form. No upstream read: it loads at once."""
+    context = _panel_context(request, uid, form=CommandForm())
+    template = "devices/commands.html#panel" if request.htmx else "devices/commands.html"
+    return render(request, template, context)
+
+
+def _act(request: HttpRequest, uid: str, action: Action) -> HttpResponse:
+    if not confirm.confirmed(request):
+        question = action.question.format(name=_name(request, uid))
+        return confirm.ask(request, question, action.button, danger=action.danger)
+    outcome = perform(
+        request, action.audit, uid, lambda client: getattr(client, action.method)(uid)
+    )
+    return _show(request, uid, outcome)
+
+
+def _show(request: HttpRequest, uid: str, outcome: Outcome) -> HttpResponse:
+    if request.htmx:
+        return render(request, "devices/commands.html#result", {"outcome": outcome})
+    outcome.flash(request)
+    return redirect("devices:commands", uid=uid)
+
+
+@login_required
+@require_POST
+@requires("reboot_device", action="device.reboot")
+def reboot(request: HttpRequest, uid: str) -> HttpResponse:
+    return _act(request, uid, ACTIONS["reboot"])
+
+
+@login_required
+@require_POST
+@requires("wifi_reset", action="device.wifi_reset")
+def wifi_reset(request: HttpRequest, uid: str) -> HttpResponse:
+    return _act(request, uid, ACTIONS["wifi_reset"])
+
+
+@login_required
+@require_POST
+@requires("trigger_ota", action="device.ota")
+def trigger_ota(request: HttpRequest, uid: str) -> HttpResponse:
+    return _act(request, uid, ACTIONS["ota"])
+
+
+@login_required
+@require_POST
+@requires("send_command", action="device.command")
+def send_command(request: HttpRequest, uid: str) -> HttpResponse:
+    """Send a JSON object; warn first when it looks like a built-in action."""
+    form = CommandForm(request.POST)
+    context = _panel_context(request, uid, form=form)
+    if form.is_valid():
+        builtin = form.builtin()
+        if builtin:
+            context["builtin"] = (payloads.BUILTINS[builtin], payloads.BUTTON_OF[builtin])
+        else:
+            payload = form.cleaned_data["payload"]
+            outcome = perform(
+                request,
+                "device.command",
+                uid,
+                lambda client: client.send_command(uid, payload),
+                sent={"payload": payload},
+                success="Command sent.",
+            )
+            if outcome.ok and not request.htmx:
+                outcome.flash(request)
+                return redirect("devices:commands", uid=uid)
+            context["outcome"] = outcome
+    template = "devices/commands.html#command_form" if request.htmx else "devices/commands.html"
+    return render(request, template, context)

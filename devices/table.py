@@ -1,0 +1,58 @@
+"""The device table's rows as HTML, built in Python.
+
+Measured (docs/PERFORMANCE.md): the template engine took about two thirds of the list page's
+own time to draw 50 rows, and the page must stay within 15 % of a bare upstream read. These
+f-strings draw the same rows about ten times faster. Every interpolated value goes through
+html.escape (quotes included), so nothing the upstream sends can break out of its cell.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from django.utils.safestring import SafeString, mark_safe
+
+from devices.listing import Row
+
+DASH = "—"
+
+
+def _cell(label: str, inner: str) -> str:
+    return f'<td data-label="{label}">{inner}</td>'
+
+
+def row_html(r: Row) -> str:
+    name = escape(r.name) if r.name else DASH
+    uid = escape(r.uid)
+    if r.url:
+        name = f'<a id="device-{uid}" href="{escape(r.url)}">{name}</a>'
+    status = escape(r.status)
+    online = (
+        '<span class="online">Online</span>' if r.online else '<span class="offline">Offline</span>'
+    )
+    seen = DASH
+    if r.seen is not None:
+        seen = (
+            f'<time datetime="{escape(r.seen.isoformat())}" title="{escape(r.seen_title)}">'
+            f"{escape(r.seen_text)}</time>"
+        )
+    board = escape(r.board) if r.board else DASH
+    if r.variant:
+        board += f' <span class="muted">({escape(r.variant)})</span>'
+    return "".join(
+        (
+            "<tr>",
+            _cell("Name", name),
+            _cell("UID", f"<code>{uid}</code>"),
+            _cell("Status", f'<span class="status status-{status}">{status or DASH}</span>'),
+            _cell("Online", online),
+            _cell("Last seen", seen),
+            _cell("Platform", escape(r.platform) if r.platform else DASH),
+            _cell("Board", board),
+            "</tr>",
+        )
+    )
+
+
+def rows_html(rows: list[Row]) -> SafeString:
+    return mark_safe("\n".join(row_html(r) for r in rows))  # noqa: S308 (escaped above)
