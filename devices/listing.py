@@ -125,23 +125,29 @@ class DevicePage:
 def facets(devices: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
     """The choices the filters offer, taken from the fleet itself.
 
-    Set comprehensions over plain tuples: a full page computes this over the whole fleet.
+    One pass over the fleet (a full page computes this for every device); a key's name is
+    the first one seen.
     """
-    statuses = {str(d["status"]) for d in devices if d.get("status")}
-    found: dict[str, dict[str, str]] = {}
-    for key in ("platform", "board"):
-        pairs = {
-            (v.get("key"), v.get("name"))
-            for d in devices
-            if isinstance(v := d.get(key), dict) and v.get("key")
-        }
-        found[key] = {str(k): str(name or k) for k, name in pairs}
-    platforms, boards = found["platform"], found["board"]
+    statuses: set[str] = set()
+    platforms: dict[str, str] = {}
+    boards: dict[str, str] = {}
+    for d in devices:
+        if status := d.get("status"):
+            statuses.add(str(status))
+        platform, board = d.get("platform"), d.get("board")
+        if platform.__class__ is dict and (key := platform.get("key")) and key not in platforms:
+            platforms[key] = platform.get("name") or key
+        if board.__class__ is dict and (key := board.get("key")) and key not in boards:
+            boards[key] = board.get("name") or key
     return {
         "status": [(s, s.capitalize()) for s in sorted(statuses)],
-        "platform": sorted(platforms.items(), key=lambda kv: kv[1]),
-        "board": sorted(boards.items(), key=lambda kv: kv[1]),
+        "platform": _choices(platforms),
+        "board": _choices(boards),
     }
+
+
+def _choices(found: dict[object, object]) -> list[tuple[str, str]]:
+    return sorted(((str(k), str(name)) for k, name in found.items()), key=lambda kv: kv[1])
 
 
 def select(
@@ -150,16 +156,18 @@ def select(
     """Apply a query to the fleet and cut out one page of it.
 
     `with_facets=False` skips the filter choices: a table refresh does not redraw the form.
+    An unfiltered list is not looked at device by device: only the sort key is computed,
+    once per device.
     """
-    matched = [d for d in devices if query.matches(d)] if query.is_filtered else list(devices)
-    matched.sort(key=SORTS[query.sort], reverse=query.descending)
-    pages = max(1, -(-len(matched) // page_size))
+    matched = [d for d in devices if query.matches(d)] if query.is_filtered else devices
+    ordered = sorted(matched, key=SORTS[query.sort], reverse=query.descending)
+    pages = max(1, -(-len(ordered) // page_size))
     page = min(query.page, pages)
     start = (page - 1) * page_size
     return DevicePage(
-        devices=matched[start : start + page_size],
+        devices=ordered[start : start + page_size],
         total=len(devices),
-        matched=len(matched),
+        matched=len(ordered),
         page=page,
         pages=pages,
         facets=facets(devices) if with_facets else {},
