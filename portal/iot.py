@@ -686,7 +686,10 @@ def client_for(user) -> IoTClient:
     from portal.crypto import TokenUndecryptable
     from portal.models import Profile
 
-    profile = Profile.objects.select_related("token").filter(user=user).first()
+    if Profile.user.field.related_model.portal_profile.is_cached(user):  # portal.backends
+        profile = getattr(user, "portal_profile", None)
+    else:
+        profile = Profile.objects.select_related("token").filter(user=user).first()
     token = profile.token if profile else None
     if token is None:
         raise NoToken(

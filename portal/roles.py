@@ -60,10 +60,14 @@ def role_of(user) -> Role | None:
     if user.is_superuser:
         return Role.ADMIN
     if not hasattr(user, "_portal_role"):
-        names = set(user.groups.values_list("name", flat=True))
-        held = [role for role in ROLE_ORDER if role.value in names]
-        user._portal_role = held[-1] if held else None
+        # Usually set already by the permission check (portal.backends), without a query.
+        user._portal_role = highest_role(set(user.groups.values_list("name", flat=True)))
     return user._portal_role
+
+
+def highest_role(group_names: set[str]) -> Role | None:
+    held = [role for role in ROLE_ORDER if role.value in group_names]
+    return held[-1] if held else None
 
 
 def sync_groups(**_: object) -> None:

@@ -27,6 +27,7 @@ def assign_token(user: User, token: ApiToken | None) -> Profile:
     profile, _ = Profile.objects.get_or_create(user=user)
     profile.token = token
     profile.save(update_fields=["token"])
+    user.portal_profile = profile  # the user object's loaded profile (portal.backends) follows
     return profile
 
 
