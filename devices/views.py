@@ -26,7 +26,7 @@ EDITABLE = {"name": "Name", "description": "Description"}
 def device_list(request: HttpRequest) -> HttpResponse:
     query = DeviceQuery.from_params(request.GET)
     target = request.htmx.target if request.htmx else None
-    context: dict[str, object] = {"query": query, "columns": query.columns()}
+    context: dict[str, object] = {"query": query, "columns": query.columns(request.GET)}
     try:
         devices = client_for(request.user).list_devices()
     except IoTError as error:
@@ -36,7 +36,11 @@ def device_list(request: HttpRequest) -> HttpResponse:
     else:
         # The form is drawn only on a full page, so only a full page needs its choices.
         result = select(devices, query, settings.PORTAL_PAGE_SIZE, with_facets=not target)
-        context.update(result=result, rows_html=rows_html(rows(result.devices)))
+        context.update(
+            result=result,
+            pager=result.pager(request.GET),
+            rows_html=rows_html(rows(result.devices)),
+        )
     template = "devices/list.html"
     if target in ("device-table", "device-rows"):
         template += "#table" if target == "device-table" else "#rows"

@@ -154,3 +154,28 @@ def test_rows_escape_whatever_the_upstream_sends(as_viewer, emulator):
     assert "<img src=x" not in body
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in body
     assert '<td data-label="Last seen">—</td>' in body
+
+
+@pytest.mark.parametrize(
+    ("query", "changes"),
+    [
+        ("", {"sort": "name", "page": None}),
+        ("q=a+b&sort=-uid&page=3", {"sort": "uid", "page": None}),
+        ("status=online&page=2&q=%C3%A9t%C3%A9", {"page": 3}),
+        ("tag=x&tag=y&sort=name", {"page": 1}),
+    ],
+)
+def test_its_links_are_what_the_querystring_tag_would_give(query, changes):
+    from django.http import QueryDict
+    from django.template import RequestContext, Template
+    from django.test import RequestFactory
+
+    from devices.listing import querystring
+
+    request = RequestFactory().get(f"/devices/?{query}")
+    args = " ".join(
+        f"{key}={'None' if value is None else repr(value)}" for key, value in changes.items()
+    )
+    tag = Template(f"{{% autoescape off %}}{{% querystring {args} %}}{{% endautoescape %}}")
+    expected = tag.render(RequestContext(request))
+    assert querystring(QueryDict(query), **changes) == expected
