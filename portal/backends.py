@@ -3,16 +3,19 @@
 Every signed-in page loads the user, checks a permission, shows the role and (for device
 pages) reads the user's token. Django's backend makes four queries for that (user, user
 permissions, group permissions, and the role's groups) plus one for the profile; this one
-makes three, with the same answers:
+makes two, with the same answers:
 
 - the user comes with their profile and token (one join), so `client_for` needs no query;
-- the groups come with their permissions in one query that also gives the role.
+- the user's groups with their permissions, and the user's own permissions, come in one
+  query, which also gives the role.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission
+from django.db.models import CharField, QuerySet, Value
 
 from portal.roles import highest_role
 
@@ -38,15 +41,28 @@ class PortalBackend(ModelBackend):
         ):
             return super().get_all_permissions(user_obj, obj)
         if not hasattr(user_obj, "_perm_cache"):
-            names, granted = set(), set()
-            rows = user_obj.groups.values_list(
-                "name", "permissions__content_type__app_label", "permissions__codename"
-            )
-            for name, app_label, codename in rows:
-                names.add(name)
-                if codename:
-                    granted.add(f"{app_label}.{codename}")
-            user_obj._group_perm_cache = granted
+            names, via_groups, own = set(), set(), set()
+            for group, app_label, codename in _grants(user_obj):
+                if group is None:
+                    own.add(f"{app_label}.{codename}")
+                    continue
+                names.add(group)
+                if codename:  # a group without permissions still names a role
+                    via_groups.add(f"{app_label}.{codename}")
+            user_obj._user_perm_cache, user_obj._group_perm_cache = own, via_groups
             user_obj._portal_role = highest_role(names)  # what roles.role_of would query
-            user_obj._perm_cache = granted | self.get_user_permissions(user_obj)
+            user_obj._perm_cache = own | via_groups
         return user_obj._perm_cache
+
+
+def _grants(user) -> QuerySet:
+    """(group name, app label, codename) for each of the user's groups and its permissions,
+    then (None, app label, codename) for each permission the user holds directly: one query.
+    """
+    via_groups = Group.objects.filter(user=user).values_list(
+        "name", "permissions__content_type__app_label", "permissions__codename"
+    )
+    own = Permission.objects.filter(user=user).values_list(
+        Value(None, output_field=CharField()), "content_type__app_label", "codename"
+    )
+    return via_groups.order_by().union(own.order_by(), all=True)
