@@ -57,3 +57,15 @@ control_socket_disable = True
 # The proxy in front sets X-Forwarded-Proto; the portal reads it itself (PORTAL_BEHIND_TLS_PROXY).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # gunicorn 27 sends "Server: gunicorn" with no version; the proxy in front replaces or drops it.
+
+
+def post_worker_init(worker) -> None:
+    """Leave the loaded code out of the garbage collector's full passes.
+
+    Django, the portal and their imports are some hundred thousand objects that live as long
+    as the worker; without this, every full collection walks them all again (a few ms, every
+    few dozen requests on a 1,000-device list). docs/PERFORMANCE.md has the figures.
+    """
+    import gc
+
+    gc.freeze()
