@@ -6,6 +6,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 EMULATOR_PORT ?= 8001
 PYTEST_ARGS ?=
+# Two workers by default: the suite is mostly waiting on loopback HTTP and the browser.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help venv demo test test-fast lint format bench migrate run emulator clean
 
@@ -44,7 +46,7 @@ format: venv
 
 test: venv lint
 	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: venv
 	$(PY) -m pytest -m "not browser and not multi" $(PYTEST_ARGS)

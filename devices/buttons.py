@@ -16,10 +16,16 @@ from portal.iot import IoTError, Rejected, client_for
 
 
 def _panel(
-    request: HttpRequest, uid: str, *, form: ButtonForm | None = None, flash: Outcome | None = None
+    request: HttpRequest,
+    uid: str,
+    *,
+    form: ButtonForm | None = None,
+    flash: Outcome | None = None,
+    draft: bool = False,
 ) -> HttpResponse:
     """The whole panel: the buttons as the upstream has them now, and the create form."""
     context: dict[str, object] = {
+        "draft": draft,
         "uid": uid,
         "device_name": (request.POST.get("device_name") or request.GET.get("device_name") or uid)[
             :100
@@ -60,8 +66,10 @@ def _form(request: HttpRequest, uid: str, form: ButtonForm, **extra: object) -> 
 def create_button(request: HttpRequest, uid: str) -> HttpResponse:
     """Create a button. `draft=yes` (the "save as button" shortcut) only fills the form in."""
     if request.POST.get("draft") == "yes":
+        # The whole panel, not just its form: the draft must land even when the click came
+        # before the panel had loaded.
         form = ButtonForm(initial={"payload": request.POST.get("payload", "")})
-        return _form(request, uid, form, draft=True)
+        return _panel(request, uid, form=form, draft=True)
     form = ButtonForm(request.POST)
     if not form.is_valid():
         return _form(request, uid, form)

@@ -58,15 +58,7 @@ def perform(
     try:
         answer = call(client_for(request.user))
     except IoTError as error:
-        audit.record(
-            request,
-            action,
-            outcome=audit.outcome_of(error),
-            device_uid=uid,
-            sent=sent,
-            status_code=error.status,
-            message=error.message,
-        )
+        audit.record_error(request, action, error, device_uid=uid, sent=sent)
         # A refusal (offline, no firmware assigned, duplicate id, throttled) is a normal
         # answer, shown as a warning; a failure of the service or of the token is an error.
         warning = isinstance(error, Rejected | RateLimited | NotFound)

@@ -275,12 +275,4 @@ def _refused(request: HttpRequest, uid: str, form: UploadForm) -> None:
 
 
 def audit_error(request: HttpRequest, action: str, uid: str, sent: dict, error: IoTError) -> None:
-    audit.record(
-        request,
-        action,
-        outcome=audit.outcome_of(error),
-        device_uid=uid,
-        sent=sent,
-        status_code=error.status,
-        message=error.message,
-    )
+    audit.record_error(request, action, error, device_uid=uid, sent=sent)

@@ -64,3 +64,23 @@ def outcome_of(error: IoTError) -> str:
     if isinstance(error, Rejected | NotFound | TokenRejected | RateLimited):
         return AuditEvent.Outcome.REJECTED
     return AuditEvent.Outcome.FAILED
+
+
+def record_error(
+    request: HttpRequest,
+    action: str,
+    error: IoTError,
+    *,
+    device_uid: str = "",
+    sent: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append the entry for a write the device service refused or failed."""
+    return record(
+        request,
+        action,
+        outcome=outcome_of(error),
+        device_uid=device_uid,
+        sent=sent,
+        status_code=error.status,
+        message=error.message,
+    )

@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from typing import IO, Any
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -25,9 +26,13 @@ import orjson
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 
 logger = logging.getLogger("portal.iot")
+
+# What a cache backend raises when its server is away (Redis down, a socket error).
+CACHE_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError)
 
 # --- Errors -------------------------------------------------------------------------------
 
@@ -339,9 +344,7 @@ class IoTClient:
 
     # -- cache -------------------------------------------------------------------------
 
-    def _cache_key(self, *parts: str) -> str | None:
-        if self.cache_id is None:
-            return None
+    def _cache_key(self, *parts: str) -> str:
         return ":".join(("iot", str(self.cache_id), self._generation(), *parts))
 
     def _generation(self) -> str:
@@ -359,15 +362,25 @@ class IoTClient:
                 generation = cache.get(key) or generation
         return str(generation)
 
-    def _cached(self, key: str | None, fetch: Callable[[], Any]) -> Any:
+    def _cached(self, parts: tuple[str, ...], fetch: Callable[[], Any]) -> Any:
         """Share one upstream read among everyone on this token for the cache window.
 
         Single flight: the first caller takes a lock (an atomic cache.add, so it holds across
-        processes when the cache is Redis) and reads; the others wait for its result.
+        processes when the cache is Redis) and reads; the others wait for its result. When
+        the cache itself is down, every caller reads the upstream directly: slower, never
+        an error page.
         """
         window = settings.PORTAL_READ_CACHE_SECONDS
-        if key is None or window <= 0:
+        if self.cache_id is None or window <= 0:
             return fetch()
+        try:
+            return self._single_flight(self._cache_key(*parts), fetch, window)
+        except CACHE_ERRORS as error:
+            # Only cache calls made before the read can get here (see _single_flight).
+            logger.warning("read cache unavailable (%s); reading directly", type(error).__name__)
+            return fetch()
+
+    def _single_flight(self, key: str, fetch: Callable[[], Any], window: float) -> Any:
         for _ in _waits(self.timeout + self.connect_timeout + 2):
             hit = cache.get(key)
             if hit is not None:
@@ -383,25 +396,33 @@ class IoTClient:
                         value = fetch()
                     except (UpstreamUnavailable, TokenRejected, RateLimited) as error:
                         # Share a failure briefly too, so a failing upstream isn't hammered.
-                        cache.set(key, ("error", error), timeout=min(window, 2))
+                        with suppress(*CACHE_ERRORS):
+                            cache.set(key, ("error", error), timeout=min(window, 2))
                         raise
-                    cache.set(key, ("ok", value), timeout=window)
+                    # The read is done: a cache failing now must not cost a second read.
+                    with suppress(*CACHE_ERRORS):
+                        cache.set(key, ("ok", value), timeout=window)
                     return value
                 finally:
-                    cache.delete(f"{key}:lock")
+                    with suppress(*CACHE_ERRORS):
+                        cache.delete(f"{key}:lock")
         return fetch()
 
     def invalidate(self) -> None:
         """Forget every cached read for this token (after a write)."""
         if self.cache_id is not None:
-            cache.set(f"iot:{self.cache_id}:gen", uuid.uuid4().hex[:16], None)
+            try:
+                cache.set(f"iot:{self.cache_id}:gen", uuid.uuid4().hex[:16], None)
+            except CACHE_ERRORS as error:
+                # Nothing can be served from a cache that is down; it is only logged.
+                logger.warning("read cache unavailable (%s) for invalidation", type(error).__name__)
 
     # -- endpoints ---------------------------------------------------------------------
 
     def list_devices(self) -> list[dict[str, Any]]:
         """GET /v1/user/devices: the compact list of the token's devices (cached)."""
         return self._cached(
-            self._cache_key("devices"),
+            ("devices",),
             lambda: self._get_list("/v1/user/devices", "devices.list"),
         )
 
@@ -409,7 +430,7 @@ class IoTClient:
         """GET /v1/user/devices/{uid}: one device's detail (cached)."""
         seg = check_uid(uid)
         return self._cached(
-            self._cache_key("device", seg),
+            ("device", seg),
             lambda: self._data(
                 self._request("GET", f"/v1/user/devices/{seg}", endpoint="devices.detail")
             ),

@@ -120,10 +120,14 @@ def test_save_as_button_fills_the_form_with_the_payload(as_maintainer, emulator)
         headers=HTMX,
     )
     body = response.content.decode()
-    assert response["HX-Retarget"] == "#button-form"
+    # The whole panel, so the draft lands even if the panel had not loaded yet.
+    assert response["HX-Retarget"] == "#buttons-panel"
+    assert 'id="buttons-panel"' in body
     assert "{&quot;fan&quot;: &quot;off&quot;}</textarea>" in body
     assert "field-error" not in body and "autofocus" in body
-    assert emulator.request_log == []
+    assert [(e["method"], e["path"].rsplit("/", 1)[-1]) for e in emulator.request_log] == [
+        ("GET", "command-buttons")  # the panel's list; nothing is created
+    ]
 
 
 def test_a_maintainer_deletes_a_button_after_confirming(as_maintainer, emulator):

@@ -94,3 +94,17 @@ def test_a_warning_is_confirmed_and_the_app_version_offered(sign_in, users, emul
     page.get_by_label("Upload anyway").check()
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.locator("#upload-result")).to_contain_text("Uploaded.")
+
+
+def test_the_panel_inside_the_device_page_checks_files_too(sign_in, users, emulator, live_server):
+    uid = emulator.device_uid(TOKEN_A, "Kitchen Relay")
+    page = sign_in("maintainer")
+    page.goto(f"{live_server.url}/devices/{uid}/")
+    panel = page.locator("#firmware-panel")
+    panel.get_by_label("Name (required)").fill("Too big")
+    panel.get_by_label("Firmware file").set_input_files(
+        files=[{"name": "big.bin", "mimeType": "application/octet-stream",
+                "buffer": b"\xe9" * (4 * 1024 * 1024 + 1)}]
+    )  # fmt: skip
+    expect(panel.locator("#image-check")).to_contain_text(FIRMWARE_TOO_LARGE)
+    assert page.csp_violations == []
