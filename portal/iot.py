@@ -146,7 +146,7 @@ def _field_errors(body: object) -> dict[str, list[str]]:
 def _json(response: requests.Response) -> Any:
     """The decoded JSON body, or None when it is not JSON.
 
-    orjson reads the bytes directly, several times faster than the standard library on a
+    orjson reads the bytes directly, about twice as fast as the standard library on a
     1,000-device list (docs/PERFORMANCE.md). What it refuses (another encoding than UTF-8, a
     byte-order mark, NaN) gets requests' own decoding, so nothing it accepted is lost.
     """
