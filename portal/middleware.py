@@ -7,10 +7,14 @@ import time
 import uuid
 import zoneinfo
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import render, resolve_url
 from django.utils import timezone
+from django_htmx.http import HttpResponseClientRedirect
 
 from portal.iot import InvalidIdentifier, IoTError, NotFound, NoToken
 from portal.logs import request_context
@@ -97,3 +101,24 @@ def render_iot_error(request: HttpRequest, error: IoTError) -> HttpResponse:
     if getattr(request, "htmx", False):
         template += "#message"
     return render(request, template, {"error": error}, status=status)
+
+
+class HtmxSignInRedirectMiddleware:
+    """A signed-out htmx request (an expired session's refresh or panel) gets a whole-page
+    redirect to the sign-in page, back to the page the user was on, instead of the sign-in
+    page swapped into a panel."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        htmx = getattr(request, "htmx", None)
+        if not htmx or response.status_code != 302:
+            return response
+        login = resolve_url(settings.LOGIN_URL)
+        if urlsplit(response.get("Location", "")).path != login:
+            return response
+        page = urlsplit(htmx.current_url or "")
+        back = page.path + (f"?{page.query}" if page.query else "") if page.path else "/"
+        return HttpResponseClientRedirect(redirect_to_login(back).url)

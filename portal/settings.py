@@ -77,6 +77,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "portal.middleware.HtmxSignInRedirectMiddleware",
     "portal.middleware.TimezoneMiddleware",
     "portal.middleware.IoTErrorMiddleware",
     # Last, as django-axes asks, so it sees the outcome of every sign-in.
