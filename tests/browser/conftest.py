@@ -83,7 +83,10 @@ def sign_in(page, live_server):
         page.goto(f"{live_server.url}/login/")
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
+        # Right or wrong, the post navigates: wait for the next page, scripts and all, so a
+        # test never talks to the sign-in page it is leaving.
+        with page.expect_navigation(wait_until="load"):
+            page.get_by_role("button", name="Sign in").click()
         return page
 
     return sign_in_as
