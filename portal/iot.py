@@ -704,10 +704,13 @@ def client_for(user) -> IoTClient:
 
     Raises NoToken when no token is mapped or no configured key can decrypt it.
     """
+    from django.contrib.auth import get_user_model
+
     from portal.crypto import TokenUndecryptable
     from portal.models import Profile
 
-    if Profile.user.field.related_model.portal_profile.is_cached(user):  # portal.backends
+    # request.user is a lazy wrapper, so ask the user model, not type(user).
+    if get_user_model().portal_profile.is_cached(user):  # loaded with it by portal.backends
         profile = getattr(user, "portal_profile", None)
     else:
         profile = Profile.objects.select_related("token").filter(user=user).first()
