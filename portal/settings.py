@@ -158,6 +158,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "devices:list"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("PORTAL_SESSION_SECONDS", 8 * 3600, minimum=60)
+SESSION_ENGINE = "portal.sessions"  # database sessions, read with a precompiled query
 
 # Sign-in lockout (django-axes): failures counted per username and address, in the database,
 # so several instances share the count.

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from portal.backends import PortalBackend
+from portal.models import Profile
 from portal.roles import Role, role_of
 from tests.conftest import make_user
 
@@ -41,3 +42,35 @@ def test_the_device_list_costs_three_queries(as_viewer, emulator):
     assert response.status_code == 200
     # The session, the user with profile and token, the permissions with the role.
     assert len(queries) == 3, [q["sql"][:80] for q in queries]
+
+
+def test_the_user_comes_with_profile_and_token_and_dates_as_datetimes(db, token_a):
+    user = make_user("ops2", Role.OPERATOR, token_a)
+    with CaptureQueriesContext(connection) as queries:
+        fresh = PortalBackend().get_user(str(user.pk))  # the session holds the id as text
+        assert fresh.portal_profile.token.label == token_a.label
+        assert fresh.portal_profile.user is fresh
+    assert len(queries) == 1
+    assert fresh.date_joined == user.date_joined and fresh.date_joined.tzinfo is not None
+    assert fresh.username == "ops2" and fresh.is_active and not fresh.is_superuser
+
+
+def test_a_user_without_a_profile_or_token_needs_no_further_query(db, token_a):
+    no_profile = User.objects.create_user("bare", password="x" * 12)
+    no_token = make_user("tokenless", Role.VIEWER)
+    Profile.objects.create(user=no_token, token=None)
+    backend = PortalBackend()
+    with CaptureQueriesContext(connection) as queries:
+        assert not hasattr(backend.get_user(no_profile.pk), "portal_profile")
+        assert backend.get_user(no_token.pk).portal_profile.token is None
+    assert len(queries) == 2
+
+
+def test_an_unknown_inactive_or_malformed_id_gives_no_user(db):
+    inactive = make_user("gone", Role.VIEWER)
+    inactive.is_active = False
+    inactive.save()
+    backend = PortalBackend()
+    assert backend.get_user(987_654) is None
+    assert backend.get_user(inactive.pk) is None
+    assert backend.get_user("not-a-number") is None
