@@ -6,7 +6,10 @@ concurrency cheaply, and several workers keep one slow request from holding a wh
 
 import os
 
+from gunicorn import glogging
+
 from portal.env import env_int
+from portal.logs import JsonFormatter
 
 wsgi_app = "portal.wsgi:application"
 bind = [os.environ.get("PORTAL_BIND", "0.0.0.0:8000")]
@@ -26,30 +29,23 @@ max_requests_jitter = max_requests // 10
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("PORTAL_LOG_LEVEL", "INFO").lower()
-# gunicorn's own lines (start, worker boot, timeouts) in the same one-JSON-object-per-line
-# shape as the portal's.
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "portal.logs.JsonFormatter"}},
-    "handlers": {
-        "error_console": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "stream": "ext://sys.stderr",
-        },
-    },
-    "root": {"level": loglevel.upper(), "handlers": ["error_console"]},
-    "loggers": {
-        # A logging config turns gunicorn's access log on; this keeps it off.
-        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
-        "gunicorn.error": {
-            "level": loglevel.upper(),
-            "handlers": ["error_console"],
-            "propagate": False,
-        },
-    },
-}
+
+
+class JsonLogger(glogging.Logger):
+    """gunicorn's own lines (start, worker boot, timeouts) as JSON, in the portal's shape.
+
+    A logging config (`logconfig_dict`) would do this too, but it also turns gunicorn's access
+    log on: gunicorn then gathers every request's log fields (about 0.3 ms a request) for a
+    logger set to drop them. Re-formatting its error log here leaves the access log off.
+    """
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(JsonFormatter())
+
+
+logger_class = JsonLogger
 
 # Several instances on one host (and the test suite's two) must not share a control socket
 # under $HOME; nothing in a container uses gunicornc.
