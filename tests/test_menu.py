@@ -1,0 +1,70 @@
+"""The main menu: the links a role may follow, the current page marked, none when signed out."""
+
+from __future__ import annotations
+
+import re
+
+from django.test import override_settings
+from django.urls import reverse, set_script_prefix
+
+from portal.context_processors import menu
+
+MENU = re.compile(r'<nav aria-label="Main">(.*?)</nav>', re.S)
+LINK = re.compile(r'<a href="([^"]+)"( aria-current="page")?>([^<]+)</a>')
+
+
+def _menu(client, url: str) -> list[tuple[str, bool, str]]:
+    page = client.get(url).content.decode()
+    found = MENU.search(page)
+    return [(href, bool(cur), label) for href, cur, label in LINK.findall(found.group(1))]
+
+
+def test_a_viewer_sees_only_the_links_a_viewer_may_follow(as_viewer):
+    links = _menu(as_viewer, reverse("devices:list"))
+    assert [label for _, _, label in links] == ["Devices", "My activity"]
+
+
+def test_an_admin_sees_every_link_with_its_address(as_admin):
+    links = _menu(as_admin, reverse("team:my_activity"))
+    assert [(href, label) for href, _, label in links] == [
+        (reverse("devices:list"), "Devices"),
+        (reverse("team:tokens"), "Tokens"),
+        (reverse("team:users"), "Users"),
+        (reverse("team:audit"), "Audit log"),
+        (reverse("team:my_activity"), "My activity"),
+    ]
+
+
+def test_the_current_page_and_only_it_is_marked(as_admin):
+    for url, label in (
+        (reverse("devices:list"), "Devices"),
+        (reverse("team:tokens"), "Tokens"),
+        (reverse("team:users"), "Users"),
+        (reverse("team:audit"), "Audit log"),
+        (reverse("team:my_activity"), "My activity"),
+    ):
+        marked = [name for _, current, name in _menu(as_admin, url) if current]
+        assert marked == [label], url
+
+
+@override_settings(PORTAL_ALLOW_SELF_TOKEN=True)
+def test_my_api_token_is_offered_only_where_the_site_allows_it(as_viewer):
+    links = _menu(as_viewer, reverse("team:my_token"))
+    assert links[-1] == (reverse("team:my_token"), True, "My API token")
+
+
+def test_a_signed_out_visitor_gets_no_menu(client, db):
+    page = client.get(reverse("login")).content.decode()
+    assert "<nav" not in page and reverse("team:my_activity") not in page
+
+
+def test_links_follow_the_sites_path_prefix(rf, viewer):
+    request = rf.get("/portal/devices/")
+    request.user, request.resolver_match = viewer, None
+    set_script_prefix("/portal/")
+    try:
+        portal_links = [link.href for link in menu(request)]
+    finally:
+        set_script_prefix("/")
+    assert portal_links == ["/portal/devices/", "/portal/account/activity/"]
+    assert [link.href for link in menu(request)] == ["/devices/", "/account/activity/"]
