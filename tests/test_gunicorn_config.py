@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import runpy
@@ -35,3 +36,15 @@ def test_gunicorns_own_lines_are_json():
     record = logging.LogRecord("gunicorn.error", logging.INFO, "", 0, "Booting worker", (), None)
     entry = json.loads(handlers[0].format(record))
     assert entry["logger"] == "gunicorn.error" and entry["message"] == "Booting worker"
+
+
+def test_each_worker_freezes_the_loaded_code_and_collects_garbage_less_often():
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    before = gc.get_threshold()
+    try:
+        hooks["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (hooks["GC_YOUNG_THRESHOLD"], *before[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
