@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 URL = reverse("devices:list")
 
@@ -179,3 +180,19 @@ def test_its_links_are_what_the_querystring_tag_would_give(query, changes):
     tag = Template(f"{{% autoescape off %}}{{% querystring {args} %}}{{% endautoescape %}}")
     expected = tag.render(RequestContext(request))
     assert querystring(QueryDict(query), **changes) == expected
+
+
+@pytest.mark.parametrize(
+    "zone", ["Europe/Berlin", "America/New_York", "UTC", "Asia/Kolkata", "Australia/Lord_Howe"]
+)
+def test_last_seens_title_is_the_local_time_with_its_zone(zone):
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from devices.listing import rows
+
+    seen = datetime(2026, 7, 1, 12, 30, 5, 250_000, tzinfo=UTC)
+    local = seen.astimezone(ZoneInfo(zone))
+    with timezone.override(zone):
+        (row,) = rows([{"uid": "espressif32_abc", "last_seen_at": seen.isoformat()}])
+    assert row.seen_title == local.strftime("%Y-%m-%d %H:%M:%S %Z")
