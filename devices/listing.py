@@ -1,10 +1,10 @@
-"""Search, filter, sort and page the device list. Pure functions over upstream dicts."""
+"""Search, filter, sort and page the device list. Pure functions over the upstream's list."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 
 from django.http import QueryDict
@@ -12,17 +12,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from portal.iot import UID_PATTERN
+from portal.iot import UID_PATTERN, DeviceSummary, Named
 
-SORTS = {
+SORTS: dict[str, Callable[[DeviceSummary], object]] = {
     # Python's sort is stable: equal names keep the upstream's order.
-    "name": lambda d: str(d.get("name") or "").casefold(),
-    "uid": lambda d: str(d.get("uid") or ""),
-    "status": lambda d: str(d.get("status") or ""),
-    "online": lambda d: (not is_online(d), str(d.get("name") or "").casefold()),
-    "last_seen": lambda d: str(d.get("last_seen_at") or ""),
-    "platform": lambda d: str(_name(d.get("platform"))),
-    "board": lambda d: str(_name(d.get("board"))),
+    "name": lambda d: (d.name or "").casefold(),
+    "uid": lambda d: d.uid,
+    "status": lambda d: d.status or "",
+    "online": lambda d: (not is_online(d), (d.name or "").casefold()),
+    "last_seen": lambda d: d.last_seen_at or "",
+    "platform": lambda d: _name(d.platform),
+    "board": lambda d: _name(d.board),
 }
 
 COLUMNS = [
@@ -36,15 +36,15 @@ COLUMNS = [
 ]
 
 
-def _name(value: object) -> str:
-    return str(value.get("name") or "") if isinstance(value, dict) else ""
+def _name(value: Named | None) -> str:
+    return (value.name or "") if value is not None else ""
 
 
-def is_online(device: dict[str, Any]) -> bool:
+def is_online(device: DeviceSummary) -> bool:
     """The compact list has no is_online flag; the status says it."""
-    if isinstance(device.get("is_online"), bool):
-        return device["is_online"]
-    return device.get("status") == "online"
+    if device.is_online is not None:
+        return device.is_online
+    return device.status == "online"
 
 
 @dataclass
@@ -85,21 +85,18 @@ class DeviceQuery:
     def sort_param(self) -> str:
         return f"-{self.sort}" if self.descending else self.sort
 
-    def matches(self, device: dict[str, Any]) -> bool:
+    def matches(self, device: DeviceSummary) -> bool:
         if self.q:
             needle = self.q.casefold()
-            haystack = f"{device.get('name') or ''} {device.get('uid') or ''}".casefold()
-            if needle not in haystack:
+            if needle not in f"{device.name or ''} {device.uid}".casefold():
                 return False
-        if self.status and device.get("status") != self.status:
+        if self.status and device.status != self.status:
             return False
         if self.online and is_online(device) != (self.online == "yes"):
             return False
-        platform = device.get("platform") if isinstance(device.get("platform"), dict) else {}
-        if self.platform and platform.get("key") != self.platform:
+        if self.platform and (device.platform is None or device.platform.key != self.platform):
             return False
-        board = device.get("board") if isinstance(device.get("board"), dict) else {}
-        return not (self.board and board.get("key") != self.board)
+        return not (self.board and (device.board is None or device.board.key != self.board))
 
     def columns(self, params: QueryDict) -> list[tuple[str, str, str]]:
         """(key, heading, the link a click on the heading follows): a click flips order."""
@@ -138,7 +135,7 @@ def querystring(params: QueryDict, **changes: object) -> str:
 
 @dataclass
 class DevicePage:
-    devices: list[dict[str, Any]]
+    devices: list[DeviceSummary]
     total: int  # the whole fleet
     matched: int  # after search and filters
     page: int
@@ -155,7 +152,7 @@ class DevicePage:
         return links
 
 
-def facets(devices: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
+def facets(devices: list[DeviceSummary]) -> dict[str, list[tuple[str, str]]]:
     """The choices the filters offer, taken from the fleet itself.
 
     One pass over the fleet (a full page computes this for every device); a key's name is
@@ -165,13 +162,13 @@ def facets(devices: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
     platforms: dict[str, str] = {}
     boards: dict[str, str] = {}
     for d in devices:
-        if status := d.get("status"):
-            statuses.add(str(status))
-        platform, board = d.get("platform"), d.get("board")
-        if platform.__class__ is dict and (key := platform.get("key")) and key not in platforms:
-            platforms[key] = platform.get("name") or key
-        if board.__class__ is dict and (key := board.get("key")) and key not in boards:
-            boards[key] = board.get("name") or key
+        if status := d.status:
+            statuses.add(status)
+        platform, board = d.platform, d.board
+        if platform is not None and (key := platform.key) and key not in platforms:
+            platforms[key] = platform.name or key
+        if board is not None and (key := board.key) and key not in boards:
+            boards[key] = board.name or key
     return {
         "status": [(s, s.capitalize()) for s in sorted(statuses)],
         "platform": _choices(platforms),
@@ -184,7 +181,7 @@ def _choices(found: dict[object, object]) -> list[tuple[str, str]]:
 
 
 def select(
-    devices: list[dict[str, Any]], query: DeviceQuery, page_size: int, *, with_facets: bool = True
+    devices: list[DeviceSummary], query: DeviceQuery, page_size: int, *, with_facets: bool = True
 ) -> DevicePage:
     """Apply a query to the fleet and cut out one page of it.
 
@@ -253,11 +250,11 @@ def parse_time(value: object) -> datetime | None:
 
 
 def _local_title(moment: datetime) -> str:
-    """"2026-11-26 14:03:09 CET": what strftime("%Y-%m-%d %H:%M:%S %Z") gives, 3× faster."""
+    """ "2026-11-26 14:03:09 CET": what strftime("%Y-%m-%d %H:%M:%S %Z") gives, 3× faster."""
     return f"{moment.isoformat(sep=' ', timespec='seconds')[:19]} {moment.tzname() or ''}".rstrip()
 
 
-def rows(devices: list[dict[str, Any]], now: datetime | None = None) -> list[Row]:
+def rows(devices: list[DeviceSummary], now: datetime | None = None) -> list[Row]:
     now = now or timezone.now()
     zone = timezone.get_current_timezone()
     # reverse() costs tens of microseconds a call: once for the page, not once a row. A uid
@@ -265,8 +262,8 @@ def rows(devices: list[dict[str, Any]], now: datetime | None = None) -> list[Row
     detail = reverse("devices:detail", args=["__uid__"])
     out = []
     for d in devices:
-        uid = str(d.get("uid") or "")
-        seen = parse_time(d.get("last_seen_at"))
+        uid = d.uid
+        seen = parse_time(d.last_seen_at)
         if seen is not None and seen.tzinfo is None:
             seen = seen.replace(tzinfo=zone)
         local = seen.astimezone(zone) if seen else None
@@ -274,15 +271,15 @@ def rows(devices: list[dict[str, Any]], now: datetime | None = None) -> list[Row
             Row(
                 uid=uid,
                 url=detail.replace("__uid__", uid) if UID_PATTERN.fullmatch(uid) else "",
-                name=str(d.get("name") or ""),
-                status=str(d.get("status") or ""),
+                name=d.name or "",
+                status=d.status or "",
                 online=is_online(d),
                 seen=seen,
                 seen_text=ago(seen, now) if seen else "",
                 seen_title=_local_title(local) if local else "",
-                platform=_name(d.get("platform")),
-                board=_name(d.get("board")),
-                variant=str(d.get("board_variant") or ""),
+                platform=_name(d.platform),
+                board=_name(d.board),
+                variant=d.board_variant or "",
             )
         )
     return out

@@ -22,7 +22,7 @@ from contextlib import suppress
 from typing import IO, Any
 from urllib.parse import quote, urljoin, urlsplit
 
-import orjson
+import msgspec
 import requests
 from django.conf import settings
 from django.core.cache import cache
@@ -146,17 +146,104 @@ def _field_errors(body: object) -> dict[str, list[str]]:
 def _json(response: requests.Response) -> Any:
     """The decoded JSON body, or None when it is not JSON.
 
-    orjson reads the bytes directly, about twice as fast as the standard library on a
+    msgspec reads the bytes directly, about twice as fast as the standard library on a
     1,000-device list (docs/PERFORMANCE.md). What it refuses (another encoding than UTF-8, a
-    byte-order mark, NaN) gets requests' own decoding, so nothing it accepted is lost.
+    byte-order mark) gets requests' own decoding, so nothing it accepted is lost.
     """
     try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError:
+        return msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
         try:
             return response.json()
         except ValueError:
             return None
+
+
+# --- The compact device list, typed -------------------------------------------------------
+
+
+class Named(msgspec.Struct, frozen=True, gc=False):
+    """A device's platform or board in the list: `{"id", "name", "key"}`."""
+
+    key: str | None = None
+    name: str | None = None
+    id: int | None = None
+
+
+class DeviceSummary(msgspec.Struct, frozen=True, gc=False):
+    """One device of `GET /v1/user/devices`; fields the reference does not show are dropped.
+
+    The list is read whole for every device list page (1,000 devices in the benchmark).
+    Typed, it decodes in half the time of plain dicts and takes half the memory, which is
+    also what the page's sort, filters and freeing walk (docs/PERFORMANCE.md). Out of the
+    garbage collector's sight (`gc=False`): a summary holds only strings and `Named`s.
+    """
+
+    uid: str = ""
+    name: str | None = None
+    status: str | None = None
+    last_seen_at: str | None = None
+    platform: Named | None = None
+    board: Named | None = None
+    board_variant: str | None = None
+    is_online: bool | None = None  # not in the reference's list; used when present
+
+    @classmethod
+    def lenient(cls, item: object) -> DeviceSummary | None:
+        """A summary from whatever the upstream sent for one device, or None for a non-object.
+
+        For a list that does not match the types above (a number where a name should be):
+        every value becomes text, as a page would show it, rather than losing the list.
+        """
+        if not isinstance(item, dict):
+            return None
+
+        def text(value: object) -> str | None:
+            return None if value is None else str(value)
+
+        def named(value: object) -> Named | None:
+            if not isinstance(value, dict):
+                return None
+            ident = value.get("id")
+            return Named(
+                text(value.get("key")),
+                text(value.get("name")),
+                ident if isinstance(ident, int) and not isinstance(ident, bool) else None,
+            )
+
+        online = item.get("is_online")
+        return cls(
+            uid=str(item.get("uid") or ""),
+            name=text(item.get("name")),
+            status=text(item.get("status")),
+            last_seen_at=text(item.get("last_seen_at")),
+            platform=named(item.get("platform")),
+            board=named(item.get("board")),
+            board_variant=text(item.get("board_variant")),
+            is_online=online if isinstance(online, bool) else None,
+        )
+
+
+class _DeviceListBody(msgspec.Struct):
+    data: list[DeviceSummary]
+    links: dict[str, Any] | None = None
+    meta: Any = None
+
+
+_DEVICE_LIST = msgspec.json.Decoder(_DeviceListBody)
+
+
+def _device_list_body(response: requests.Response) -> Any:
+    """The list's body with `data` as DeviceSummary objects."""
+    try:
+        body = _DEVICE_LIST.decode(response.content)
+    except msgspec.DecodeError:  # also a ValidationError: JSON, but not of the expected types
+        generic = _json(response)
+        if isinstance(generic, dict) and isinstance(generic.get("data"), list):
+            devices = (DeviceSummary.lenient(item) for item in generic["data"])
+            return {**generic, "data": [d for d in devices if d is not None]}
+        return generic
+    return {"data": body.data, "links": body.links, "meta": body.meta}
 
 
 def _retry_after(response: requests.Response) -> int | None:
@@ -209,19 +296,23 @@ class IoTClient:
         content_type: str | None = None,
         url: str | None = None,
         timeout: float | None = None,
+        decode: Callable[[requests.Response], Any] | None = None,
     ) -> Any:
+        """One upstream call (reads retried); `decode` reads a success's body (default: JSON)."""
         is_read = method == "GET"
         attempts = 1 + (self.retries if is_read else 0)
         for attempt in range(1, attempts + 1):
             try:
-                return self._once(method, path, endpoint, json, data, content_type, url, timeout)
+                return self._once(
+                    method, path, endpoint, json, data, content_type, url, timeout, decode
+                )
             except _Retryable as retryable:
                 if attempt == attempts:
                     raise retryable.error from None
                 time.sleep(min(0.2 * 2 ** (attempt - 1), 1.0))
         raise AssertionError("unreachable")
 
-    def _once(self, method, path, endpoint, json, data, content_type, url, timeout) -> Any:
+    def _once(self, method, path, endpoint, json, data, content_type, url, timeout, decode) -> Any:
         headers = {"Accept": "application/json", "Authorization": f"Bearer {self.__token}"}
         if content_type:
             headers["Content-Type"] = content_type
@@ -239,7 +330,7 @@ class IoTClient:
                 allow_redirects=False,
             )
             status = response.status_code
-            return self._decode(response)
+            return self._decode(response, decode)
         except requests.Timeout:
             status = "timeout"
             raise UpstreamUnavailable(
@@ -265,9 +356,11 @@ class IoTClient:
                 },
             )
 
-    def _decode(self, response: requests.Response) -> Any:
+    def _decode(
+        self, response: requests.Response, decode: Callable[[requests.Response], Any] | None
+    ) -> Any:
         status = response.status_code
-        body = _json(response)
+        body = decode(response) if decode and 200 <= status < 300 else _json(response)
         if 200 <= status < 300:
             if body is None:
                 if status == 204 or not response.content:
@@ -303,18 +396,20 @@ class IoTClient:
             raise _Retryable(error)
         raise error
 
-    def _get_list(self, path: str, endpoint: str) -> list[dict[str, Any]]:
+    def _get_list(
+        self, path: str, endpoint: str, decode: Callable[[requests.Response], Any] | None = None
+    ) -> list[Any]:
         """Read a list, following `next` links on the upstream's own origin."""
-        items: list[dict[str, Any]] = []
+        items: list[Any] = []
         url: str | None = None
         for _ in range(1000):  # a hard stop against a link loop
-            body = self._request("GET", path, endpoint=endpoint, url=url)
+            body = self._request("GET", path, endpoint=endpoint, url=url, decode=decode)
             data = body.get("data") if isinstance(body, dict) else None
             if not isinstance(data, list):
                 raise UpstreamUnavailable(
                     "The device service sent an answer the portal could not read."
                 )
-            items.extend(item for item in data if isinstance(item, dict))
+            items.extend(item for item in data if isinstance(item, dict | DeviceSummary))
             url = self._next_link(body)
             if url is None:
                 return items
@@ -419,11 +514,11 @@ class IoTClient:
 
     # -- endpoints ---------------------------------------------------------------------
 
-    def list_devices(self) -> list[dict[str, Any]]:
+    def list_devices(self) -> list[DeviceSummary]:
         """GET /v1/user/devices: the compact list of the token's devices (cached)."""
         return self._cached(
             ("devices",),
-            lambda: self._get_list("/v1/user/devices", "devices.list"),
+            lambda: self._get_list("/v1/user/devices", "devices.list", _device_list_body),
         )
 
     def get_device(self, uid: str) -> dict[str, Any]:

@@ -190,9 +190,10 @@ def test_last_seens_title_is_the_local_time_with_its_zone(zone):
     from zoneinfo import ZoneInfo
 
     from devices.listing import rows
+    from portal.iot import DeviceSummary
 
     seen = datetime(2026, 7, 1, 12, 30, 5, 250_000, tzinfo=UTC)
     local = seen.astimezone(ZoneInfo(zone))
     with timezone.override(zone):
-        (row,) = rows([{"uid": "espressif32_abc", "last_seen_at": seen.isoformat()}])
+        (row,) = rows([DeviceSummary("espressif32_abc", last_seen_at=seen.isoformat())])
     assert row.seen_title == local.strftime("%Y-%m-%d %H:%M:%S %Z")

@@ -8,6 +8,7 @@ import pytest
 
 from emulator.pytest_plugin import TOKEN_A, TOKEN_B
 from portal.iot import (
+    DeviceSummary,
     IoTClient,
     NotFound,
     RateLimited,
@@ -25,12 +26,12 @@ def client(emulator):
 
 
 def first(devices, status):
-    return next(d for d in devices if d["status"] == status)
+    return next(d for d in devices if d.status == status)
 
 
 @pytest.fixture
 def online_uid(client):
-    return first(client.list_devices(), "online")["uid"]
+    return first(client.list_devices(), "online").uid
 
 
 def firmware_bytes(tag: bytes = b"A") -> bytes:
@@ -42,8 +43,16 @@ def firmware_bytes(tag: bytes = b"A") -> bytes:
 
 def test_it_lists_the_tokens_devices(client):
     devices = client.list_devices()
-    assert len(devices) >= 12
-    assert {"uid", "name", "status", "platform", "board"} <= set(devices[0])
+    assert len(devices) >= 12 and all(isinstance(d, DeviceSummary) for d in devices)
+    listed = next(d for d in devices if d.last_seen_at is not None)
+    detail = client.get_device(listed.uid)
+    assert (listed.name, listed.status, listed.board_variant) == (
+        detail["name"],
+        detail["status"],
+        detail["board_variant"],
+    )
+    assert listed.platform.key == detail["platform"]["key"]
+    assert listed.board.name == detail["board"]["name"]
 
 
 def test_it_reads_one_device_in_detail(client, online_uid):
@@ -60,9 +69,9 @@ def test_it_renames_a_device_and_returns_the_detail(client, online_uid):
 
 def test_it_reboots_resets_wifi_and_sends_a_command(client, online_uid):
     assert client.reboot(online_uid)["message"] == "Reboot command sent."
-    other = [d for d in client.list_devices() if d["status"] == "online"][1]["uid"]
+    other = [d for d in client.list_devices() if d.status == "online"][1].uid
     assert client.wifi_reset(other)["message"] == "Wi-Fi reset command sent."
-    third = [d for d in client.list_devices() if d["status"] == "online"][2]["uid"]
+    third = [d for d in client.list_devices() if d.status == "online"][2].uid
     sent = client.send_command(third, {"cmd": "relay_toggle", "channel": 1, "state": "on"})
     assert sent == {"message": "Command sent.", "device_uid": third}
 
@@ -113,10 +122,10 @@ def test_it_keeps_the_ota_without_target_message(client):
     device = next(
         d
         for d in client.list_devices()
-        if d["status"] == "online" and client.get_device(d["uid"])["target_firmware"] is None
+        if d.status == "online" and client.get_device(d.uid)["target_firmware"] is None
     )
     with pytest.raises(Rejected) as caught:
-        client.trigger_ota(device["uid"])
+        client.trigger_ota(device.uid)
     assert caught.value.message == "Assign firmware first to trigger OTA."
 
 
@@ -141,7 +150,7 @@ def test_it_keeps_field_errors_beside_the_message(client, online_uid):
 
 
 def test_it_reports_an_offline_device_refusing_a_command(client):
-    offline = first(client.list_devices(), "offline")["uid"]
+    offline = first(client.list_devices(), "offline").uid
     with pytest.raises(Rejected) as caught:
         client.reboot(offline)
     assert caught.value.message == "Device is offline."
@@ -174,7 +183,7 @@ def test_it_reports_a_rejected_token(emulator):
 
 
 def test_it_cannot_see_another_tokens_device(emulator, client):
-    other = IoTClient(TOKEN_B, base_url=emulator.url, timeout=1.0).list_devices()[0]["uid"]
+    other = IoTClient(TOKEN_B, base_url=emulator.url, timeout=1.0).list_devices()[0].uid
     with pytest.raises(NotFound):
         client.get_device(other)
 
@@ -278,7 +287,7 @@ def test_it_follows_next_links_through_every_page(emulator):
         client = IoTClient(TOKEN_A, base_url=paged.url, timeout=2.0)
         devices = client.list_devices()
         assert len(devices) == 45
-        assert len({d["uid"] for d in devices}) == 45
+        assert len({d.uid for d in devices}) == 45
         assert len(paged.request_log) == 5
 
 
