@@ -7,6 +7,7 @@ it is: success, or its refusal ("Device is offline.") as a warning.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
@@ -111,25 +112,23 @@ def _show(request: HttpRequest, uid: str, outcome: Outcome) -> HttpResponse:
     return redirect("devices:commands", uid=uid)
 
 
-@login_required
-@require_POST
-@requires("reboot_device", action="device.reboot")
-def reboot(request: HttpRequest, uid: str) -> HttpResponse:
-    return _act(request, uid, ACTIONS["reboot"])
+def _action_view(action: Action) -> Callable[[HttpRequest, str], HttpResponse]:
+    """The POST view of one built-in action: its permission and audit name from ACTIONS."""
+
+    @login_required
+    @require_POST
+    @requires(action.codename, action=action.audit)
+    def view(request: HttpRequest, uid: str) -> HttpResponse:
+        return _act(request, uid, action)
+
+    view.__name__ = view.__qualname__ = action.key
+    view.__doc__ = f"{action.button}: asks first, then calls IoTClient.{action.method}."
+    return view
 
 
-@login_required
-@require_POST
-@requires("wifi_reset", action="device.wifi_reset")
-def wifi_reset(request: HttpRequest, uid: str) -> HttpResponse:
-    return _act(request, uid, ACTIONS["wifi_reset"])
-
-
-@login_required
-@require_POST
-@requires("trigger_ota", action="device.ota")
-def trigger_ota(request: HttpRequest, uid: str) -> HttpResponse:
-    return _act(request, uid, ACTIONS["ota"])
+reboot = _action_view(ACTIONS["reboot"])
+wifi_reset = _action_view(ACTIONS["wifi_reset"])
+trigger_ota = _action_view(ACTIONS["ota"])
 
 
 @login_required
