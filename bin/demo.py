@@ -48,7 +48,7 @@ def main() -> None:
     env = {**os.environ, "IOT_API_BASE_URL": emulator_url, "PYTHONUNBUFFERED": "1"}
     children: list[subprocess.Popen] = []
 
-    def stop(*_: object) -> None:
+    def stop() -> None:
         for child in reversed(children):
             if child.poll() is None:
                 child.terminate()
@@ -57,9 +57,13 @@ def main() -> None:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
-        sys.exit(0)
 
-    signal.signal(signal.SIGTERM, stop)
+    def on_sigterm(*_: object) -> None:
+        # Unwind like Ctrl-C, so `finally` stops the children once, from the main flow (a
+        # handler that waited on them itself would contend with the wait it interrupted).
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         children.append(
             subprocess.Popen(
