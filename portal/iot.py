@@ -148,7 +148,7 @@ def _json(response: requests.Response) -> Any:
 
     msgspec reads the bytes directly, about twice as fast as the standard library on a
     1,000-device list (docs/PERFORMANCE.md). What it refuses (another encoding than UTF-8, a
-    byte-order mark) gets requests' own decoding, so nothing it accepted is lost.
+    byte-order mark, NaN) gets requests' own decoding, so nothing it accepted is lost.
     """
     try:
         return msgspec.json.decode(response.content)
