@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from emulator.pytest_plugin import TOKEN_A
-from portal.iot import DeviceSummary, IoTClient, Named, _device_list_body
+from portal.iot import DeviceSummary, IoTClient, Named, device_list_body
 
 DEVICE = {
     "uid": "espressif32_abc123",
@@ -30,7 +30,7 @@ def _response(body: bytes, status: int = 200) -> requests.Response:
 
 
 def _summaries(payload: object, encoding: str = "utf-8") -> list[DeviceSummary]:
-    return _device_list_body(_response(json.dumps(payload).encode(encoding)))["data"]
+    return device_list_body(_response(json.dumps(payload).encode(encoding)))["data"]
 
 
 def test_each_device_keeps_the_fields_the_page_uses():
@@ -47,7 +47,7 @@ def test_each_device_keeps_the_fields_the_page_uses():
 
 def test_fields_the_reference_does_not_show_are_ignored_not_an_error():
     extra = {**DEVICE, "firmware_channel": "beta", "platform": {**DEVICE["platform"], "x": [1]}}
-    body = _device_list_body(_response(json.dumps({"data": [extra], "meta": "free"}).encode()))
+    body = device_list_body(_response(json.dumps({"data": [extra], "meta": "free"}).encode()))
     assert body["data"][0].platform.key == "espressif32" and body["meta"] == "free"
 
 
@@ -66,10 +66,10 @@ def test_a_body_in_another_unicode_encoding_is_still_read():
 
 
 def test_a_body_that_is_not_the_list_is_passed_on_to_be_refused():
-    assert _device_list_body(_response(b'{"message": "no list here"}')) == {
+    assert device_list_body(_response(b'{"message": "no list here"}')) == {
         "message": "no list here"
     }
-    assert _device_list_body(_response(b"<html>oops</html>")) is None
+    assert device_list_body(_response(b"<html>oops</html>")) is None
 
 
 def test_the_list_survives_the_read_cache_storing_it():

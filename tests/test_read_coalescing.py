@@ -127,6 +127,6 @@ def test_the_cache_key_names_the_tokens_id_never_its_value(token_a, emulator, se
     settings.PORTAL_READ_CACHE_SECONDS = 30
     client = IoTClient(TOKEN_A, cache_id=token_a.pk)
     client.list_devices()
-    key = client._cache_key("devices")
+    key = client._cache._key("devices")
     assert key.startswith(f"iot:{token_a.pk}:") and TOKEN_A not in key
     assert len(upstream_calls(emulator, "GET")) == 1

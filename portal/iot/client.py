@@ -1,0 +1,283 @@
+"""`IoTClient`: one method per upstream endpoint, acting with one token.
+
+Reads may be shared through the token's read cache; every write goes through `_write`, which
+makes the one call and then forgets the token's cached reads, whatever the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import IO, Any
+
+from django.conf import settings
+from requests_toolbelt.multipart.encoder import MultipartEncoder
+
+from portal.iot.cache import ReadCache
+from portal.iot.errors import NoToken, Rejected, UpstreamUnavailable
+from portal.iot.segments import (
+    BUTTON_ID_PATTERN,
+    FIRMWARE_ID_PATTERN,
+    FIRMWARE_TOO_LARGE,
+    MAX_FIRMWARE_BYTES,
+    check_md5,
+    check_uid,
+    segment,
+)
+from portal.iot.summaries import DeviceSummary, device_list_body
+from portal.iot.transport import UNREADABLE, Sized, Transport, remaining
+
+logger = logging.getLogger("portal.iot")
+
+
+def _data(body: Any) -> dict[str, Any]:
+    """Unwrap `{"data": {...}}`; accept an unwrapped object too (the reference is vague)."""
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
+        return body["data"]
+    if isinstance(body, dict):
+        return body
+    raise UpstreamUnavailable(UNREADABLE)
+
+
+class IoTClient:
+    """A client of the upstream API acting with one token.
+
+    Every method makes one upstream call (list reads may follow `next` links) and returns the
+    decoded JSON, or raises an IoTError subclass. Reads are retried on connection failures
+    and 502/503/504, with a short backoff; writes are never retried.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        cache_id: str | int | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        retries: int | None = None,
+    ) -> None:
+        self._transport = Transport(
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            retries=retries,
+        )
+        wait = self._transport.timeout + self._transport.connect_timeout + 2
+        self._cache = ReadCache(cache_id, wait_limit=wait)
+
+    def __repr__(self) -> str:
+        return f"<IoTClient {self._transport.base_url} cache_id={self._cache.cache_id}>"
+
+    def invalidate(self) -> None:
+        """Forget every cached read for this token (after a write)."""
+        self._cache.invalidate()
+
+    def _read(self, path: str, endpoint: str) -> Any:
+        return self._transport.request("GET", path, endpoint=endpoint)
+
+    def _write(self, method: str, path: str, *, endpoint: str, **options: Any) -> Any:
+        """One write: never retried, and the token's cached reads are stale after it."""
+        try:
+            return self._transport.request(method, path, endpoint=endpoint, **options)
+        finally:
+            self.invalidate()
+
+    # -- devices -----------------------------------------------------------------------
+
+    def list_devices(self) -> list[DeviceSummary]:
+        """GET /v1/user/devices: the compact list of the token's devices (cached)."""
+        return self._cache.read(
+            ("devices",),
+            lambda: self._transport.get_list("/v1/user/devices", "devices.list", device_list_body),
+        )
+
+    def get_device(self, uid: str) -> dict[str, Any]:
+        """GET /v1/user/devices/{uid}: one device's detail (cached)."""
+        seg = check_uid(uid)
+        return self._cache.read(
+            ("device", seg),
+            lambda: _data(self._read(f"/v1/user/devices/{seg}", "devices.detail")),
+        )
+
+    def update_device(self, uid: str, **fields: str | None) -> dict[str, Any]:
+        """PATCH /v1/user/devices/{uid} with name and/or description; returns the detail."""
+        seg = check_uid(uid)
+        body = {k: v for k, v in fields.items() if k in ("name", "description")}
+        return _data(
+            self._write("PATCH", f"/v1/user/devices/{seg}", endpoint="devices.update", json=body)
+        )
+
+    def _device_action(self, uid: str, action: str, json: object = None) -> dict[str, Any]:
+        seg = check_uid(uid)
+        return self._write(
+            "POST", f"/v1/user/devices/{seg}/{action}", endpoint=f"devices.{action}", json=json
+        )
+
+    def reboot(self, uid: str) -> dict[str, Any]:
+        """POST /v1/user/devices/{uid}/reboot: `{"message", "device_uid"}`."""
+        return self._device_action(uid, "reboot")
+
+    def wifi_reset(self, uid: str) -> dict[str, Any]:
+        """POST /v1/user/devices/{uid}/wifi-reset: `{"message", "device_uid"}`."""
+        return self._device_action(uid, "wifi-reset")
+
+    def trigger_ota(self, uid: str) -> dict[str, Any]:
+        """POST /v1/user/devices/{uid}/ota. Rejected: "Assign firmware first to trigger OTA."."""
+        return self._device_action(uid, "ota")
+
+    def send_command(self, uid: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/user/devices/{uid}/commands with `{"payload": {...}}`."""
+        return self._device_action(uid, "commands", json={"payload": payload})
+
+    # -- command buttons ---------------------------------------------------------------
+
+    def list_buttons(self, uid: str) -> list[dict[str, Any]]:
+        """GET /v1/user/devices/{uid}/command-buttons."""
+        seg = check_uid(uid)
+        return self._transport.get_list(f"/v1/user/devices/{seg}/command-buttons", "buttons.list")
+
+    def create_button(self, uid: str, button: dict[str, Any]) -> dict[str, Any]:
+        """POST /v1/user/devices/{uid}/command-buttons. Rejected on a duplicate id."""
+        seg = check_uid(uid)
+        return self._write(
+            "POST",
+            f"/v1/user/devices/{seg}/command-buttons",
+            endpoint="buttons.create",
+            json=button,
+        )
+
+    def delete_button(self, uid: str, button_id: str) -> dict[str, Any]:
+        """DELETE /v1/user/devices/{uid}/command-buttons/{buttonId}."""
+        seg = check_uid(uid)
+        bid = segment(button_id, BUTTON_ID_PATTERN, "button id")
+        return self._write(
+            "DELETE", f"/v1/user/devices/{seg}/command-buttons/{bid}", endpoint="buttons.delete"
+        )
+
+    def send_button(self, uid: str, button_id: str) -> dict[str, Any]:
+        """POST /v1/user/devices/{uid}/command-buttons/{buttonId}/send."""
+        seg = check_uid(uid)
+        bid = segment(button_id, BUTTON_ID_PATTERN, "button id")
+        return self._write(
+            "POST", f"/v1/user/devices/{seg}/command-buttons/{bid}/send", endpoint="buttons.send"
+        )
+
+    # -- firmware ----------------------------------------------------------------------
+
+    def list_firmwares(self, uid: str) -> list[dict[str, Any]]:
+        """GET /v1/user/devices/{uid}/firmwares."""
+        seg = check_uid(uid)
+        return self._transport.get_list(f"/v1/user/devices/{seg}/firmwares", "firmwares.list")
+
+    def upload_firmware(
+        self,
+        uid: str,
+        *,
+        name: str,
+        file: IO[bytes],
+        filename: str = "firmware.bin",
+        version: str = "",
+        notes: str = "",
+        size: int | None = None,
+    ) -> dict[str, Any]:
+        """POST /v1/user/devices/{uid}/firmwares (multipart). Returns the firmware object.
+
+        The file is streamed from its handle in chunks by requests-toolbelt's MultipartEncoder,
+        never read whole (requests' own multipart encoding would hold two copies of it).
+        Files over 4 MB are refused before anything is sent; `size` defaults to what the
+        handle's seek reports.
+        """
+        seg = check_uid(uid)
+        if size is None:
+            size = remaining(file)
+        if size > MAX_FIRMWARE_BYTES:
+            raise Rejected(FIRMWARE_TOO_LARGE, 413, {"file": [FIRMWARE_TOO_LARGE]})
+        fields = {"name": name}
+        if version:
+            fields["version"] = version
+        if notes:
+            fields["notes"] = notes
+        safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", filename)[:100] or "firmware.bin"
+        body = MultipartEncoder(
+            [
+                *fields.items(),
+                ("file", (safe_name, Sized(file, size), "application/octet-stream")),
+            ]
+        )
+        return _data(
+            self._write(
+                "POST",
+                f"/v1/user/devices/{seg}/firmwares",
+                endpoint="firmwares.upload",
+                data=body,
+                content_type=body.content_type,
+                timeout=settings.IOT_API_UPLOAD_TIMEOUT,
+            )
+        )
+
+    def update_firmware(self, uid: str, firmware_id: int | str, **fields: str) -> dict[str, Any]:
+        """PATCH /v1/user/devices/{uid}/firmwares/{firmwareId} with name, version, notes."""
+        seg = check_uid(uid)
+        fid = segment(firmware_id, FIRMWARE_ID_PATTERN, "firmware id")
+        body = {k: v for k, v in fields.items() if k in ("name", "version", "notes")}
+        return _data(
+            self._write(
+                "PATCH",
+                f"/v1/user/devices/{seg}/firmwares/{fid}",
+                endpoint="firmwares.update",
+                json=body,
+            )
+        )
+
+    def delete_firmware(self, uid: str, firmware_id: int | str) -> dict[str, Any]:
+        """DELETE /v1/user/devices/{uid}/firmwares/{firmwareId}; refused while assigned."""
+        seg = check_uid(uid)
+        fid = segment(firmware_id, FIRMWARE_ID_PATTERN, "firmware id")
+        return self._write(
+            "DELETE", f"/v1/user/devices/{seg}/firmwares/{fid}", endpoint="firmwares.delete"
+        )
+
+    def set_target(self, uid: str, md5: str) -> dict[str, Any]:
+        """POST /v1/user/devices/{uid}/firmwares/set-target with `{"md5"}`."""
+        seg = check_uid(uid)
+        body = {"md5": check_md5(md5)}
+        return self._write(
+            "POST",
+            f"/v1/user/devices/{seg}/firmwares/set-target",
+            endpoint="firmwares.set_target",
+            json=body,
+        )
+
+
+def client_for(user) -> IoTClient:
+    """The client for a signed-in user, with their mapped token decrypted in memory only.
+
+    Raises NoToken when no token is mapped or no configured key can decrypt it.
+    """
+    from django.contrib.auth import get_user_model
+
+    from portal.crypto import TokenUndecryptable
+    from portal.models import Profile
+
+    # request.user is a lazy wrapper, so ask the user model, not type(user).
+    if get_user_model().portal_profile.is_cached(user):  # loaded with it by portal.backends
+        profile = getattr(user, "portal_profile", None)
+    else:
+        profile = Profile.objects.select_related("token").filter(user=user).first()
+    token = profile.token if profile else None
+    if token is None:
+        raise NoToken(
+            "No API token is mapped to your account yet. Ask an admin to assign one.", 403
+        )
+    try:
+        plaintext = token.value()
+    except TokenUndecryptable:
+        logger.error("token %s cannot be decrypted with the configured keys", token.label)
+        raise NoToken(
+            f"The API token “{token.label}” cannot be read with the portal's current keys. "
+            "An admin must restore the key or enter the token again.",
+            503,
+        ) from None
+    return IoTClient(plaintext, cache_id=token.pk)
