@@ -7,6 +7,7 @@ fault if one matches, then routing (404/405), auth (401), device lookup (404), b
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
@@ -25,7 +26,7 @@ from emulator import validation
 from emulator.state import State
 from emulator.validation import ApiError
 
-FAULT_KINDS = ("500", "503_html", "html", "malformed", "hang", "429", "drop")
+FAULT_KINDS = ("500", "503_html", "html", "malformed", "hang", "429", "drop", "raw")
 
 # Uploads above this are refused before parsing; the 4 MB rule itself is a 422 like upstream.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
@@ -136,6 +137,10 @@ class Fault:
     path: str | None = None
     retry_after: int = 30
     hang_seconds: float = 30.0
+    # "raw": this exact answer, whatever the request (any upstream's answer, broken or not).
+    status: int = 200
+    body_b64: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
     _regex: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -312,6 +317,12 @@ class EmulatorApp:
             return None
         if kind == "drop":
             return _Dropped()
+        if kind == "raw":
+            response = Response(base64.b64decode(fault.body_b64), status=fault.status)
+            response.headers.clear()  # no Content-Type unless the fault gives one
+            for name, value in fault.headers.items():
+                response.headers[name] = value
+            return response
         raise AssertionError(kind)
 
     def _dispatch(self, request: Request, token: str | None) -> Response:
@@ -491,7 +502,8 @@ class EmulatorApp:
 
     def control_set_fault(self, request: Request) -> tuple[int, Any]:
         data = _json_body(request)
-        unknown = set(data) - {"kind", "count", "path", "retry_after", "hang_seconds"}
+        known = {"kind", "count", "path", "retry_after", "hang_seconds", "status", "body_b64"}
+        unknown = set(data) - known - {"headers"}
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
         fault = Fault(
@@ -500,6 +512,9 @@ class EmulatorApp:
             path=data.get("path"),
             retry_after=int(data.get("retry_after", 30)),
             hang_seconds=float(data.get("hang_seconds", 30.0)),
+            status=int(data.get("status", 200)),
+            body_b64=str(data.get("body_b64", "")),
+            headers={str(k): str(v) for k, v in (data.get("headers") or {}).items()},
         )
         self.controls.set_fault(fault)
         return 201, {"message": "Fault set.", "data": fault.as_dict()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import threading
 from collections.abc import Iterable
@@ -151,8 +152,15 @@ class Emulator:
         path: str | None = None,
         retry_after: int = 30,
         hang_seconds: float = 30.0,
+        *,
+        status: int = 200,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Inject a fault into API requests (see README for the kinds).
+
+        ``raw`` answers with exactly ``status``, ``headers`` and ``body`` (no Content-Type
+        unless given): any answer an upstream could send, broken or not.
 
         ``count`` limits how many requests it hits (None: until cleared); ``path`` is a regex
         searched in the request path. A newer fault replaces one with the same ``path``.
@@ -164,6 +172,9 @@ class Emulator:
                 path=path,
                 retry_after=retry_after,
                 hang_seconds=hang_seconds,
+                status=status,
+                body_b64=base64.b64encode(body).decode(),
+                headers=dict(headers or {}),
             )
         )
 

@@ -975,3 +975,12 @@ def test_the_command_line_prints_its_url_and_stops_on_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_raw_fault_answers_exactly_the_bytes_status_and_headers_given(emulator):
+    emulator.set_fault("raw", count=1, status=207, body=b"\xff\xfe{", headers={"X-Odd": "1"})
+    response = requests.get(
+        f"{emulator.url}/v1/user/devices", headers={"Authorization": f"Bearer {TOKEN_A}"}, timeout=5
+    )
+    assert (response.status_code, response.content) == (207, b"\xff\xfe{")
+    assert response.headers["X-Odd"] == "1" and "Content-Type" not in response.headers
