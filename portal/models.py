@@ -124,6 +124,8 @@ class AuditEvent(models.Model):
         REJECTED = "rejected", "Rejected by the device service"
         FAILED = "failed", "Device service failed"
         REFUSED = "refused", "Refused by the portal"
+        # The write was sent but its answer never came: it may or may not have happened.
+        UNKNOWN = "unknown", "Outcome unknown"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(
