@@ -34,7 +34,7 @@ from portal.models import AuditEvent
 
 SUCCESS, WARNING, ERROR, UNKNOWN = "success", "warning", "error", "unknown"
 UNKNOWN_MESSAGE = "Outcome unknown: check the device before trying again."
-_FLASH = {
+MESSAGE_LEVELS = {
     SUCCESS: messages.SUCCESS,
     WARNING: messages.WARNING,
     UNKNOWN: messages.WARNING,
@@ -94,7 +94,7 @@ class Outcome:
 
     def flash(self, request: HttpRequest) -> None:
         """Carry the outcome across a redirect (the no-JavaScript path)."""
-        messages.add_message(request, _FLASH.get(self.level, messages.ERROR), self.message)
+        messages.add_message(request, MESSAGE_LEVELS.get(self.level, messages.ERROR), self.message)
 
 
 @dataclass

@@ -96,12 +96,21 @@ def text(value: object, limit: int = TEXT_LIMIT) -> str:
     """`value` as text any database stores: NUL and surrogates escaped, at most `limit` long."""
     raw = value if isinstance(value, str) else str(value)
     if len(raw) > limit * 4:
-        raw = raw[: limit * 4]  # escaping below never needs more than this
-    if "\x00" in raw:
-        raw = raw.replace("\x00", "\\u0000")
-    raw = raw.encode("utf-8", "backslashreplace").decode("utf-8")
+        raw = raw[: limit * 4]  # escaping only lengthens text: the rest would be cut anyway
+    raw = escaped(raw)
     if len(raw) > limit:
         raw = raw[: max(0, limit - len(TRUNCATED))] + TRUNCATED
+    return raw
+
+
+def escaped(raw: str) -> str:
+    """`raw` with NUL and lone surrogates written as escapes (`\\u0000`, `\\ud800`)."""
+    if "\x00" in raw:
+        raw = raw.replace("\x00", "\\u0000")
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = raw.encode("utf-8", "backslashreplace").decode("utf-8")
     return raw
 
 
@@ -178,3 +187,30 @@ def shown(value: Any) -> Any:
     if isinstance(value, list):
         return [shown(v) for v in value]
     return value
+
+
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+
+
+def token_problem(value: str) -> str | None:
+    """Why an API token cannot travel in an `Authorization` header, or None.
+
+    A header carries visible ASCII only: a space, a newline, another control character or a
+    non-ASCII letter would fail every upstream call (or split the header) on every page.
+    """
+    if _HEADER_SAFE.fullmatch(value):
+        return None
+    bad = next((c for c in value if not _HEADER_SAFE.fullmatch(c)), "")
+    if bad in (" ", "\u00a0"):
+        what = "a space"
+    elif bad and (ord(bad) < 0x20 or ord(bad) == 0x7F):
+        what = "a control character (a newline, a tab…)"
+    elif bad:
+        what = f"a non-ASCII character ({bad!a})"
+    else:
+        what = "nothing"
+    return (
+        f"An API token is letters, digits and punctuation only; this one has {what}, "
+        "which an HTTP header cannot carry. Paste the token exactly as the device service "
+        "shows it."
+    )
