@@ -18,9 +18,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from devices import payloads
 from devices.forms import CommandForm
-from devices.outcomes import Outcome, perform
 from portal import confirm
 from portal.decorators import requires
+from portal.iot import client_for
+from portal.outcomes import Outcome, perform
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,11 @@ def _act(request: HttpRequest, uid: str, action: Action) -> HttpResponse:
         question = action.question.format(name=_name(request, uid))
         return confirm.ask(request, question, action.button, danger=action.danger)
     outcome = perform(
-        request, action.audit, uid, lambda client: getattr(client, action.method)(uid)
+        request,
+        action.audit,
+        lambda: getattr(client_for(request.user), action.method)(uid),
+        device_uid=uid,
+        status=200,
     )
     return _show(request, uid, outcome)
 
@@ -138,23 +143,25 @@ def send_command(request: HttpRequest, uid: str) -> HttpResponse:
     """Send a JSON object; warn first when it looks like a built-in action."""
     form = CommandForm(request.POST)
     context = _panel_context(request, uid, form=form)
-    if form.is_valid():
-        builtin = form.builtin()
-        if builtin:
-            context["builtin"] = (payloads.BUILTINS[builtin], payloads.BUTTON_OF[builtin])
-        else:
-            payload = form.cleaned_data["payload"]
-            outcome = perform(
-                request,
-                "device.command",
-                uid,
-                lambda client: client.send_command(uid, payload),
-                sent={"payload": payload},
-                success="Command sent.",
-            )
-            if outcome.ok and not request.htmx:
-                outcome.flash(request)
-                return redirect("devices:commands", uid=uid)
+    builtin = form.builtin() if form.is_valid() else None
+    if builtin:
+        context["builtin"] = (payloads.BUILTINS[builtin], payloads.BUTTON_OF[builtin])
+    else:
+        # An invalid form is recorded too (refused); its errors show beside the field.
+        outcome = perform(
+            request,
+            "device.command",
+            lambda: client_for(request.user).send_command(uid, form.cleaned_data["payload"]),
+            device_uid=uid,
+            form=form,
+            sent=lambda: {"payload": form.cleaned_data["payload"]},
+            success="Command sent.",
+            status=200,
+        )
+        if outcome.ok and not request.htmx:
+            outcome.flash(request)
+            return redirect("devices:commands", uid=uid)
+        if not outcome.refused:
             context["outcome"] = outcome
     template = "devices/commands.html#command_form" if request.htmx else "devices/commands.html"
     return render(request, template, context)

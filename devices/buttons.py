@@ -9,10 +9,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from devices.forms import ButtonForm
-from devices.outcomes import Outcome, perform
-from portal import confirm
+from portal import confirm, storable
 from portal.decorators import requires
 from portal.iot import IoTError, Rejected, client_for
+from portal.outcomes import Outcome, perform
 
 
 def _panel(
@@ -34,7 +34,8 @@ def _panel(
         "flash": flash,
     }
     try:
-        context["buttons"] = client_for(request.user).list_buttons(uid)
+        # What the upstream stored may hold text no page can carry (a lone surrogate).
+        context["buttons"] = storable.shown(client_for(request.user).list_buttons(uid))
     except IoTError as error:
         context["error"] = error
     template = "devices/buttons.html#panel" if request.htmx else "devices/buttons.html"
@@ -71,20 +72,19 @@ def create_button(request: HttpRequest, uid: str) -> HttpResponse:
         form = ButtonForm(initial={"payload": request.POST.get("payload", "")})
         return _panel(request, uid, form=form, draft=True)
     form = ButtonForm(request.POST)
-    if not form.is_valid():
-        return _form(request, uid, form)
-    button = form.button()
     outcome = perform(
         request,
         "button.create",
-        uid,
-        lambda client: client.create_button(uid, button),
-        sent=button,
+        lambda: client_for(request.user).create_button(uid, form.button()),
+        device_uid=uid,
+        form=form,
+        sent=form.button,
         success="Command button created.",
         status=201,
     )
     if not outcome.ok:
-        _add_upstream_errors(form, outcome)
+        if not form.errors:  # a valid form: the refusal or the upstream's answer, by its field
+            _add_upstream_errors(form, outcome)
         return _form(request, uid, form)
     if not request.htmx:
         outcome.flash(request)
@@ -93,11 +93,10 @@ def create_button(request: HttpRequest, uid: str) -> HttpResponse:
 
 
 def _add_upstream_errors(form: ButtonForm, outcome: Outcome) -> None:
-    """Put the upstream's refusal beside the field it is about, keeping what was typed."""
-    errors = outcome.error.errors if isinstance(outcome.error, Rejected) else {}
-    for field, messages in errors.items():
+    """Put a refusal beside the field it is about, keeping what was typed."""
+    for field, messages in outcome.errors.items():
         form.add_error(field if field in form.fields else None, messages)
-    if not errors:
+    if not outcome.errors:
         # A refusal without field errors is the upstream's one rule for buttons: the id must
         # be unique on the device. A failure of the service is about no field.
         form.add_error("id" if isinstance(outcome.error, Rejected) else None, outcome.message)
@@ -114,10 +113,11 @@ def send_button(request: HttpRequest, uid: str, button_id: str) -> HttpResponse:
     outcome = perform(
         request,
         "button.send",
-        uid,
-        lambda client: client.send_button(uid, button_id),
+        lambda: client_for(request.user).send_button(uid, button_id),
+        device_uid=uid,
         sent={"button_id": button_id},
         success="Command sent.",
+        status=200,
     )
     if request.htmx:
         return render(request, "devices/buttons.html#result", {"outcome": outcome})
@@ -135,10 +135,11 @@ def delete_button(request: HttpRequest, uid: str, button_id: str) -> HttpRespons
     outcome = perform(
         request,
         "button.delete",
-        uid,
-        lambda client: client.delete_button(uid, button_id),
+        lambda: client_for(request.user).delete_button(uid, button_id),
+        device_uid=uid,
         sent={"button_id": button_id},
         success="Command button deleted.",
+        status=200,
     )
     if not request.htmx:
         outcome.flash(request)

@@ -11,10 +11,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from devices.listing import DeviceQuery, rows, select
-from devices.outcomes import perform
 from devices.table import rows_html
+from portal import storable
 from portal.decorators import requires
 from portal.iot import InvalidIdentifier, IoTError, NotFound, client_for
+from portal.outcomes import perform
 
 # The fields edited in place, and how the page names them.
 EDITABLE = {"name": "Name", "description": "Description"}
@@ -116,10 +117,11 @@ def rename(request: HttpRequest, uid: str) -> HttpResponse:
     outcome = perform(
         request,
         "device.rename",
-        uid,
-        lambda client: client.update_device(uid, **{field: value}),
+        lambda: client_for(request.user).update_device(uid, **{field: value}),
+        device_uid=uid,
         sent={field: value},
         success=f"{EDITABLE[field]} saved.",
+        status=200,
     )
     if outcome.ok:
         if not request.htmx:
@@ -129,6 +131,8 @@ def rename(request: HttpRequest, uid: str) -> HttpResponse:
         context = _field_context(uid, field, device.get(field), saved=True, device=device)
         return render(request, "devices/detail.html#field", context)
     errors = outcome.field_errors(field)
-    context = _field_context(uid, field, value, errors=errors, device={"uid": uid})
+    # What was typed goes back into the field, made fit for a page (it may be what was refused).
+    shown = storable.shown(value)
+    context = _field_context(uid, field, shown, errors=errors, device={"uid": uid})
     template = "devices/edit.html#form" if request.htmx else "devices/edit.html"
     return render(request, template, context)

@@ -1,6 +1,8 @@
-"""The firmware writes, each with its audit entry: upload (with its checks), target, OTA.
+"""The firmware writes: upload (with its checks), target, OTA, each through the one write path
+(`portal.outcomes.perform`), which records its audit row.
 
-Views call these and render what they return; a rollout chains them.
+Views call these and render what they return; a rollout chains them. `actor` is the request,
+or an `outcomes.Actor` for a job without one.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from django.shortcuts import render
 from firmware import images
 from firmware.forms import UploadForm
 from firmware.services import HashingReader, find_by_md5, head_of, md5_of
-from portal import audit
+from portal import outcomes
 from portal.iot import FIRMWARE_TOO_LARGE, MAX_FIRMWARE_BYTES, IoTClient, IoTError, client_for
-from portal.models import AuditEvent
+from portal.outcomes import Actor, Done, Outcome, perform
+
+Who = HttpRequest | Actor
 
 # Room for the form's text fields and the multipart framing on top of a 4 MB file.
 BODY_ALLOWANCE = 64 * 1024
@@ -41,14 +45,13 @@ def refuse_oversized_body(view: Callable[..., HttpResponse]) -> Callable[..., Ht
             length = 0
         if length <= MAX_FIRMWARE_BYTES + BODY_ALLOWANCE:
             return view(request, uid, *args, **kwargs)
-        audit.record(
+        outcomes.refuse(
             request,
             "firmware.upload",
-            outcome=AuditEvent.Outcome.REFUSED,
+            FIRMWARE_TOO_LARGE,
             device_uid=uid,
             sent={"bytes": length},
-            status_code=413,
-            message=FIRMWARE_TOO_LARGE,
+            status=413,
         )
         # Nothing of the body was read, so nothing typed can be shown again: the browser
         # refuses such a file before sending it, so only a script gets here.
@@ -73,6 +76,7 @@ class UploadOutcome:
 
     ok: bool = False
     message: str = ""
+    level: str = "error"  # an Outcome's level; an md5 mismatch is an error
     partial: str = "upload-result"  # the htmx fragment to send back
     retarget: str = ""
     reswap: str = ""
@@ -87,14 +91,14 @@ class UploadOutcome:
 def run_upload(request: HttpRequest, uid: str, form: UploadForm, *, rollout: bool) -> UploadOutcome:
     """Validate, check the image, upload with a streaming md5, and start a rollout."""
     if not form.is_valid():
-        if FIRMWARE_TOO_LARGE in form.errors.get("file", []):
-            _refused(request, uid, form)
+        _refused(request, uid, form)
         return UploadOutcome(partial="upload-form", retarget="#upload-form", reswap="outerHTML")
     file = form.cleaned_data["file"]
     try:
         client = client_for(request.user)
     except IoTError as error:
-        return UploadOutcome(message=error.message)
+        refusal = outcomes.refuse(request, "firmware.upload", error.message, device_uid=uid)
+        return UploadOutcome(message=refusal.message)
     try:
         device = client.get_device(uid)
     except IoTError:
@@ -102,6 +106,9 @@ def run_upload(request: HttpRequest, uid: str, form: UploadForm, *, rollout: boo
     image = images.inspect(head_of(file, images.HEAD_BYTES), device)
     checked = {"image": image, "chip_unknown": images.device_chip(device) is None}
     if image.error or (image.warnings and not form.cleaned_data["upload_anyway"]):
+        if image.error:  # refused; unconfirmed warnings only ask first, like a confirmation
+            sent = {**outcomes.typed(form), "filename": file.name, "bytes": file.size}
+            outcomes.refuse(request, "firmware.upload", image.error, device_uid=uid, sent=sent)
         return UploadOutcome(
             message=image.error or "Confirm the warnings to upload anyway.",
             partial="check",
@@ -121,7 +128,7 @@ def run_upload(request: HttpRequest, uid: str, form: UploadForm, *, rollout: boo
 
 
 def _send(
-    request: HttpRequest, client: IoTClient, uid: str, form: UploadForm, image: images.ImageCheck
+    actor: Who, client: IoTClient, uid: str, form: UploadForm, image: images.ImageCheck
 ) -> UploadOutcome:
     data = form.cleaned_data
     file = data["file"]
@@ -135,39 +142,55 @@ def _send(
     }
     if image.warnings:
         sent["warnings_confirmed"] = list(image.warnings)
-    try:
-        firmware = client.upload_firmware(
-            uid,
-            name=data["name"],
-            version=data["version"],
-            notes=data["notes"],
-            file=reader,
-            filename=file.name or "firmware.bin",
-            size=file.size,
+
+    def upload() -> Done:
+        try:
+            firmware = client.upload_firmware(
+                uid,
+                name=data["name"],
+                version=data["version"],
+                notes=data["notes"],
+                file=reader,
+                filename=file.name or "firmware.bin",
+                size=file.size,
+            )
+        except IoTError:
+            sent["md5"] = reader.finish()  # the md5 of the whole file, for the audit row
+            raise
+        local, upstream = reader.hexdigest(), md5_of(firmware)
+        message = _mismatch_message(local, upstream) if _mismatch(reader, file, firmware) else ""
+        return Done(
+            answer=firmware,
+            message=message or "Uploaded.",
+            sent={"md5": local, "md5_upstream": upstream},
         )
-    except IoTError as error:
-        sent["md5"] = reader.finish()
-        audit_error(request, "firmware.upload", uid, sent, error)
-        outcome = UploadOutcome(message=error.message, local_md5=sent["md5"])
-        outcome.errors = getattr(error, "errors", {}) or {}
-        outcome.existing = _existing(client, uid, sent["md5"])
-        return outcome
+
+    check = {**sent, "notes": data["notes"]}
+    outcome = perform(actor, "firmware.upload", upload, device_uid=uid, sent=sent, check=check)
+    if not outcome.ok:
+        result = UploadOutcome(message=outcome.message, level=outcome.level)
+        result.local_md5 = sent.get("md5", "")
+        result.errors = outcome.errors
+        if result.local_md5:
+            result.existing = _existing(client, uid, result.local_md5)
+        return result
+    firmware = outcome.answer
     local = reader.hexdigest()
-    upstream = md5_of(firmware)
-    sent.update(md5=local, md5_upstream=upstream)
-    mismatch = reader.bytes_read != file.size or (bool(upstream) and upstream != local)
-    message = "Uploaded." if not mismatch else _mismatch_message(local, upstream)
-    audit.record(
-        request,
-        "firmware.upload",
-        outcome=AuditEvent.Outcome.OK,
-        device_uid=uid,
-        sent=sent,
-        message=message,
-    )
+    mismatch = _mismatch(reader, file, firmware)
     return UploadOutcome(
-        ok=True, message=message, firmware=firmware, local_md5=local, md5_mismatch=mismatch
+        ok=True,
+        message=outcome.message,
+        level="error" if mismatch else "success",
+        firmware=firmware,
+        local_md5=local,
+        md5_mismatch=mismatch,
     )
+
+
+def _mismatch(reader: HashingReader, file: Any, firmware: Any) -> bool:
+    """Whether what arrived differs from the file: not all of it read, or another md5."""
+    upstream = md5_of(firmware)
+    return reader.bytes_read != file.size or (bool(upstream) and upstream != reader.hexdigest())
 
 
 def _mismatch_message(local: str, upstream: str) -> str:
@@ -225,54 +248,54 @@ def _roll_out(request: HttpRequest, client: IoTClient, uid: str, outcome: Upload
     outcome.context["since"] = steps[-1]["follow_since"]
 
 
+def notice(outcome: Outcome, **extra: Any) -> dict[str, Any]:
+    """An outcome as the firmware panel shows it."""
+    return {"level": outcome.level, "text": outcome.message, "ok": outcome.ok, **extra}
+
+
 def set_target(
-    request: HttpRequest, client: IoTClient, uid: str, md5: str, fw: dict[str, Any] | None
+    actor: Who, client: IoTClient, uid: str, md5: str, fw: dict[str, Any] | None
 ) -> dict[str, Any]:
     """Set the device's target firmware; returns a notice for the page."""
     fw = fw or {}
     sent = {"md5": md5, "name": fw.get("name"), "version": fw.get("version")}
-    try:
-        answer = client.set_target(uid, md5)
-    except IoTError as error:
-        audit_error(request, "firmware.set_target", uid, sent, error)
-        return {"level": "error", "text": error.message, "firmware_id": fw.get("id")}
-    text = message_of(answer, "Firmware assigned to device.")
-    audit.record(request, "firmware.set_target", device_uid=uid, sent=sent, message=text)
-    return {"level": "success", "text": text, "firmware_id": fw.get("id"), "ok": True}
+    outcome = perform(
+        actor,
+        "firmware.set_target",
+        lambda: client.set_target(uid, md5),
+        device_uid=uid,
+        sent=sent,
+        success="Firmware assigned to device.",
+    )
+    return notice(outcome, firmware_id=fw.get("id"))
 
 
-def trigger_ota(request: HttpRequest, client: IoTClient, uid: str) -> dict[str, Any]:
+def trigger_ota(actor: Who, client: IoTClient, uid: str) -> dict[str, Any]:
     """Trigger an OTA update of the device's target; returns a notice for the page."""
     sent: dict[str, Any] = {}
-    try:
-        target = client.get_device(uid).get("target_firmware") or {}
-        sent = {"md5": md5_of(target), "name": target.get("name"), "version": target.get("version")}
-        answer = client.trigger_ota(uid)
-    except IoTError as error:
-        audit_error(request, "firmware.ota", uid, sent, error)
-        return {"level": "error", "text": error.message}
-    text = message_of(answer, "OTA check triggered.")
-    audit.record(request, "firmware.ota", device_uid=uid, sent=sent, message=text)
-    return {"level": "success", "text": text, "ok": True, "follow_since": int(time.time())}
 
+    def trigger() -> Any:
+        target = client.get_device(uid).get("target_firmware")
+        target = target if isinstance(target, dict) else {}
+        sent.update(md5=md5_of(target), name=target.get("name"), version=target.get("version"))
+        return client.trigger_ota(uid)
 
-def message_of(answer: object, default: str) -> str:
-    text = answer.get("message") if isinstance(answer, dict) else None
-    return text if isinstance(text, str) and text else default
+    outcome = perform(
+        actor, "firmware.ota", trigger, device_uid=uid, sent=sent, success="OTA check triggered."
+    )
+    if outcome.ok:
+        return notice(outcome, follow_since=int(time.time()))
+    return notice(outcome)
 
 
 def _refused(request: HttpRequest, uid: str, form: UploadForm) -> None:
+    """An upload form the portal refused: one row, with what was typed (never the file)."""
     file = form.files.get("file")
-    audit.record(
-        request,
-        "firmware.upload",
-        outcome=AuditEvent.Outcome.REFUSED,
-        device_uid=uid,
-        sent={"name": form.data.get("name", ""), "bytes": getattr(file, "size", None)},
-        status_code=413,
-        message=FIRMWARE_TOO_LARGE,
-    )
-
-
-def audit_error(request: HttpRequest, action: str, uid: str, sent: dict, error: IoTError) -> None:
-    audit.record_error(request, action, error, device_uid=uid, sent=sent)
+    sent = {**outcomes.typed(form), "bytes": getattr(file, "size", None)}
+    if FIRMWARE_TOO_LARGE in form.errors.get("file", []):
+        outcomes.refuse(
+            request, "firmware.upload", FIRMWARE_TOO_LARGE, device_uid=uid, sent=sent, status=413
+        )
+    else:
+        message = outcomes.problems(form)
+        outcomes.refuse(request, "firmware.upload", message, device_uid=uid, sent=sent)

@@ -23,9 +23,10 @@ from firmware import actions, images
 from firmware.actions import refuse_oversized_body, run_upload
 from firmware.forms import MetadataForm, UploadForm
 from firmware.services import find_by_id, md5_of, ota_progress
-from portal import audit, confirm
+from portal import confirm, outcomes
 from portal.decorators import requires
-from portal.iot import FIRMWARE_TOO_LARGE, MAX_FIRMWARE_BYTES, IoTClient, IoTError, client_for
+from portal.iot import FIRMWARE_TOO_LARGE, MAX_FIRMWARE_BYTES, IoTError, client_for
+from portal.outcomes import perform
 
 PAGE = "firmware/panel.html"
 OTA_POLL_SECONDS = 2
@@ -187,17 +188,23 @@ def update(request: HttpRequest, uid: str, firmware_id: int) -> HttpResponse:
     form = MetadataForm(request.POST)
     context: dict[str, Any] = {"uid": uid, "editing": firmware_id, "edit_form": form}
     sent = {"firmware_id": firmware_id, **{k: request.POST.get(k, "") for k in form.fields}}
-    if form.is_valid():
-        try:
-            client = client_for(request.user)
-            client.update_firmware(uid, firmware_id, **form.cleaned_data)
-        except IoTError as error:
-            actions.audit_error(request, "firmware.update", uid, sent, error)
-            if not (hasattr(error, "errors") and form.add_upstream_errors(error)):
-                form.add_error(None, error.message)
-        else:
-            audit.record(request, "firmware.update", device_uid=uid, sent=sent, message="Saved.")
-            return _done(request, uid, firmware_id, {"level": "success", "text": "Saved."})
+    outcome = perform(
+        request,
+        "firmware.update",
+        lambda: client_for(request.user).update_firmware(uid, firmware_id, **form.cleaned_data),
+        device_uid=uid,
+        form=form,
+        sent=sent,
+        success=lambda _answer: "Saved.",
+    )
+    if outcome.ok:
+        return _done(request, uid, firmware_id, actions.notice(outcome))
+    if not form.errors:  # a valid form: the refusal or the upstream's answer, by its fields
+        placed = [f for f in outcome.errors if f in form.fields]
+        for name in placed:
+            form.add_error(name, outcome.errors[name])
+        if not placed:
+            form.add_error(None, outcome.message)
     if not request.htmx:
         return render(request, PAGE, panel_context(request, uid, **context), status=422)
     context["fw"] = {"id": firmware_id, **form.data.dict()}
@@ -228,20 +235,22 @@ def _fresh(request: HttpRequest, uid: str, firmware_id: int) -> dict[str, Any]:
 @requires("manage_firmware", action="firmware.delete")
 def delete(request: HttpRequest, uid: str, firmware_id: int) -> HttpResponse:
     """Delete a firmware file, after a confirmation; the upstream refuses assigned ones."""
-    client = client_for(request.user)
-    fw = _lookup(client, uid, firmware_id=firmware_id)
+    fw = _lookup(request, uid, firmware_id=firmware_id)
     label = _label(fw, f"#{firmware_id}")
     if not confirm.confirmed(request):
         return confirm.ask(request, f"Delete the firmware {label}?", "Delete", danger=True)
     sent = {"firmware_id": firmware_id, "name": fw.get("name"), "md5": md5_of(fw)}
-    try:
-        answer = client.delete_firmware(uid, firmware_id)
-    except IoTError as error:
-        actions.audit_error(request, "firmware.delete", uid, sent, error)
-        return _after(request, uid, _notice_of(error, firmware_id))
-    text = actions.message_of(answer, "Firmware deleted.")
-    audit.record(request, "firmware.delete", device_uid=uid, sent=sent, message=text)
-    return _after(request, uid, {"level": "success", "text": f"{text} ({label})"})
+    outcome = perform(
+        request,
+        "firmware.delete",
+        lambda: client_for(request.user).delete_firmware(uid, firmware_id),
+        device_uid=uid,
+        sent=sent,
+        success="Firmware deleted.",
+    )
+    if not outcome.ok:
+        return _after(request, uid, actions.notice(outcome, firmware_id=firmware_id))
+    return _after(request, uid, actions.notice(outcome, text=f"{outcome.message} ({label})"))
 
 
 @login_required
@@ -250,11 +259,14 @@ def delete(request: HttpRequest, uid: str, firmware_id: int) -> HttpResponse:
 def set_target(request: HttpRequest, uid: str) -> HttpResponse:
     """Make a firmware (by md5) the device's target, after a confirmation."""
     md5 = request.POST.get("md5", "").strip().lower()
-    client = client_for(request.user)
-    fw = _lookup(client, uid, md5=md5)
+    fw = _lookup(request, uid, md5=md5)
     if not confirm.confirmed(request):
         question = f"Make {_label(fw, md5 or '(no md5)')} this device's target firmware?"
         return confirm.ask(request, question, "Set target")
+    try:
+        client = client_for(request.user)
+    except IoTError as error:
+        return _refused(request, uid, "firmware.set_target", "target", error, {"md5": md5})
     notice = actions.set_target(request, client, uid, md5, fw)
     return _step_or_after(request, uid, "target", notice)
 
@@ -267,8 +279,20 @@ def trigger_ota(request: HttpRequest, uid: str) -> HttpResponse:
     if not confirm.confirmed(request):
         question = "Trigger an OTA update? The device downloads and flashes its target firmware."
         return confirm.ask(request, question, "Trigger OTA")
-    notice = actions.trigger_ota(request, client_for(request.user), uid)
+    try:
+        client = client_for(request.user)
+    except IoTError as error:
+        return _refused(request, uid, "firmware.ota", "ota", error, {})
+    notice = actions.trigger_ota(request, client, uid)
     return _step_or_after(request, uid, "ota", notice)
+
+
+def _refused(
+    request: HttpRequest, uid: str, action: str, step: str, error: IoTError, sent: dict
+) -> HttpResponse:
+    """No client (no token, or its key is missing): the attempt is recorded, nothing sent."""
+    outcome = outcomes.refuse(request, action, error.message, device_uid=uid, sent=sent)
+    return _step_or_after(request, uid, step, actions.notice(outcome))
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -289,9 +313,7 @@ def _step_or_after(request: HttpRequest, uid: str, step: str, notice: dict) -> H
 def _after(request: HttpRequest, uid: str, notice: dict) -> HttpResponse:
     since = notice.get("follow_since")
     if not request.htmx:
-        (messages.success if notice["level"] == "success" else messages.error)(
-            request, notice["text"]
-        )
+        messages.add_message(request, outcomes.MESSAGE_LEVELS[notice["level"]], notice["text"])
         query = f"?follow={since}" if since else ""
         return redirect(f"{reverse('firmware:panel', args=[uid])}{query}")
     context = panel_context(request, uid, notice=notice)
@@ -300,10 +322,10 @@ def _after(request: HttpRequest, uid: str, notice: dict) -> HttpResponse:
     return render(request, f"{PAGE}#panel", context)
 
 
-def _lookup(client: IoTClient, uid: str, *, firmware_id: int = 0, md5: str = "") -> dict:
+def _lookup(request: HttpRequest, uid: str, *, firmware_id: int = 0, md5: str = "") -> dict:
     """The firmware a write is about, for its confirmation and audit entry ({} if unknown)."""
     try:
-        firmwares = client.list_firmwares(uid)
+        firmwares = client_for(request.user).list_firmwares(uid)
     except IoTError:
         return {}
     for fw in firmwares:
@@ -326,5 +348,5 @@ def _notice_of(error: IoTError, firmware_id: object = None) -> dict[str, Any]:
 def _number(value: str | None) -> int | None:
     try:
         return int(float(value)) if value else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # "1e999" is a float, but no int
         return None

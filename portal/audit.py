@@ -1,20 +1,40 @@
-"""Recording what people do through the portal. Every write and every refusal goes here."""
+"""Recording what people do through the portal. Every write and every refusal goes here.
+
+Writes reach this through `portal.outcomes.perform`, which decides the outcome; sign-ins,
+exports and commands call `record` directly. A row is always storable: every text is escaped
+(NUL, lone surrogates) and cut to its column, and `sent` is a bounded copy
+(`portal.storable.bounded`, about 8 KB at most), so recording a write can never fail because
+of what the user typed or what the upstream answered.
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 
-from portal.iot import IoTError, NotFound, RateLimited, Rejected, TokenRejected
+from portal import storable
+from portal.iot import (
+    InvalidIdentifier,
+    IoTError,
+    NotFound,
+    NoToken,
+    OutcomeUnknown,
+    RateLimited,
+    Rejected,
+    TokenRejected,
+)
 from portal.models import AuditEvent, Profile
 
 logger = logging.getLogger("portal.audit")
 
 
-def client_ip(request: HttpRequest) -> str | None:
+def client_ip(request: HttpRequest | None) -> str | None:
     # django-axes has already resolved the address, honouring PORTAL_PROXY_COUNT.
+    if request is None:
+        return None
     return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR") or None
 
 
@@ -26,7 +46,7 @@ def _token_label(user) -> str:
 
 
 def record(
-    request: HttpRequest,
+    request: HttpRequest | None,
     action: str,
     *,
     outcome: str = AuditEvent.Outcome.OK,
@@ -36,51 +56,59 @@ def record(
     message: str = "",
     user=None,
     username: str | None = None,
-) -> AuditEvent:
+    ip: str | None = None,
+) -> AuditEvent | None:
     """Append one entry. `sent` holds what the user sent (a name, a payload), never a token.
 
     `username` names someone who is not signed in (a failed sign-in's attempted name).
+    Without a request (a background job), pass `user` and `ip`. Returns None only when the
+    database itself refused the row, which is then logged in its place.
     """
     user = user if user is not None else getattr(request, "user", None)
     authenticated = getattr(user, "is_authenticated", False)
     if username is None:
         username = user.get_username() if authenticated else ""
-    return AuditEvent.objects.create(
+    if status_code is not None and not 0 <= status_code <= 32767:
+        status_code = None  # a PositiveSmallIntegerField; an upstream can send anything
+    event = AuditEvent(
         user=user if authenticated else None,
-        username=username[:150],
-        ip=client_ip(request),
-        token_label=_token_label(user),
-        device_uid=device_uid[:100],
-        action=action,
-        sent=sent or {},
+        username=storable.text(username, 150),
+        ip=ip or client_ip(request),
+        token_label=storable.text(_token_label(user), 100),
+        device_uid=storable.text(device_uid, 100),
+        action=storable.text(action, 50),
+        sent=storable.bounded(sent),
         outcome=outcome,
         status_code=status_code,
-        message=message[:1000],
+        message=storable.text(message, 1000),
     )
+    try:
+        # A savepoint: a failed insert must not break the request's own transaction.
+        with transaction.atomic():
+            event.save()
+    except DatabaseError:
+        # Nothing the user typed can cause this any more (everything above is storable): the
+        # database is down or full. The write already happened, so say so in the log rather
+        # than answering 500 and inviting the user to send it again.
+        logger.exception(
+            "audit entry not stored: %s %s by %s on %s",
+            event.action,
+            event.outcome,
+            event.username,
+            event.device_uid,
+            extra={"action": event.action, "outcome": event.outcome, "sent": event.sent},
+        )
+        return None
+    return event
 
 
 def outcome_of(error: IoTError) -> str:
-    """How an upstream error is filed: the upstream said no, or the upstream failed."""
+    """How an upstream error is filed: nothing sent, the upstream said no, it failed, or
+    the answer never came."""
+    if isinstance(error, OutcomeUnknown):
+        return AuditEvent.Outcome.UNKNOWN
+    if isinstance(error, InvalidIdentifier | NoToken):
+        return AuditEvent.Outcome.REFUSED
     if isinstance(error, Rejected | NotFound | TokenRejected | RateLimited):
         return AuditEvent.Outcome.REJECTED
     return AuditEvent.Outcome.FAILED
-
-
-def record_error(
-    request: HttpRequest,
-    action: str,
-    error: IoTError,
-    *,
-    device_uid: str = "",
-    sent: dict[str, Any] | None = None,
-) -> AuditEvent:
-    """Append the entry for a write the device service refused or failed."""
-    return record(
-        request,
-        action,
-        outcome=outcome_of(error),
-        device_uid=device_uid,
-        sent=sent,
-        status_code=error.status,
-        message=error.message,
-    )

@@ -8,8 +8,7 @@ from functools import wraps
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from portal import audit
-from portal.models import AuditEvent
+from portal import outcomes
 from portal.roles import refusal
 
 View = Callable[..., HttpResponse]
@@ -28,13 +27,8 @@ def requires(codename: str, action: str | None = None) -> Callable[[View], View]
                 return view(request, *args, **kwargs)
             message = refusal(codename)
             if action:
-                audit.record(
-                    request,
-                    action,
-                    outcome=AuditEvent.Outcome.REFUSED,
-                    device_uid=str(kwargs.get("uid", "")),
-                    message=message,
-                )
+                # Any uid as typed in the address, NUL included: the row escapes it.
+                outcomes.refuse(request, action, message, device_uid=str(kwargs.get("uid", "")))
             template = "portal/forbidden.html"
             if getattr(request, "htmx", False):
                 template += "#message"

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from portal import crypto
+from portal import crypto, storable
 from portal.roles import PERMISSIONS
 
 
@@ -52,6 +52,9 @@ class ApiToken(models.Model):
         plaintext = plaintext.strip()
         if not plaintext:
             raise ValueError("A token cannot be empty.")
+        problem = storable.token_problem(plaintext)
+        if problem:
+            raise ValueError(problem)
         self.ciphertext = crypto.encrypt(plaintext)
         self.hint = plaintext[-4:]
 
@@ -124,6 +127,8 @@ class AuditEvent(models.Model):
         REJECTED = "rejected", "Rejected by the device service"
         FAILED = "failed", "Device service failed"
         REFUSED = "refused", "Refused by the portal"
+        # The write was sent but its answer never came: it may or may not have happened.
+        UNKNOWN = "unknown", "Outcome unknown"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(

@@ -58,3 +58,25 @@ def test_it_counts_bytes_not_characters():
 )
 def test_it_spots_payloads_that_look_like_built_in_actions(payload, builtin):
     assert looks_builtin(payload) == builtin
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"a": 1,\n "b": NaN}', "Line 2, column 7: NaN is not a number JSON allows"),
+        ('{"s": "NaN", "b": -Infinity}', "Line 1, column 19: -Infinity is not a number"),
+        ('{"a": 1e999}', "Line 1, column 7: 1e999 is too large a number to send."),
+        ('{"a": -' + "1" * 4301 + "}", "Line 1, column 7: -1111111111111111111… is too large"),
+        ('{"a": ' + "[" * 33 + "]" * 33 + "}", "nested more than 32 levels deep"),
+        ('{"a": "\\u0000"}', "contains a NUL character"),
+        ('{"\\udfff": 1}', "contains a lone surrogate"),
+    ],
+)
+def test_it_refuses_what_cannot_be_sent_faithfully_and_says_where(text, message):
+    with pytest.raises(PayloadError) as caught:
+        parse(text)
+    assert message in caught.value.message
+
+
+def test_it_accepts_the_largest_64_bit_integers():
+    assert parse('{"a": 9223372036854775807, "b": -9223372036854775807}')["a"] == 2**63 - 1

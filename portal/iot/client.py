@@ -258,6 +258,7 @@ def client_for(user) -> IoTClient:
     """
     from django.contrib.auth import get_user_model
 
+    from portal import storable
     from portal.crypto import TokenUndecryptable
     from portal.models import Profile
 
@@ -280,4 +281,12 @@ def client_for(user) -> IoTClient:
             "An admin must restore the key or enter the token again.",
             503,
         ) from None
+    if storable.token_problem(plaintext):
+        # Stored before tokens were checked at entry: say so on every page, never a 500.
+        logger.error("token %s holds characters an HTTP header cannot carry", token.label)
+        raise NoToken(
+            f"The API token “{token.label}” holds characters an HTTP header cannot carry. "
+            "An admin must enter the token again.",
+            503,
+        )
     return IoTClient(plaintext, cache_id=token.pk)

@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from portal import audit
+from portal import audit, storable
 from portal.decorators import requires
 from portal.models import AuditEvent
 from portal.team.forms import AuditFilterForm
@@ -62,6 +62,8 @@ def _filtered(request: HttpRequest, *, mine: bool) -> tuple[AuditFilterForm, Que
 def _page(request: HttpRequest, *, mine: bool) -> HttpResponse:
     form, entries = _filtered(request, mine=mine)
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
+    for entry in page:  # old rows may hold text no page can carry (see _cell)
+        entry.sent, entry.message = storable.shown(entry.sent), storable.shown(entry.message)
     template = "portal/audit/log.html"
     if request.htmx and request.htmx.target == "audit-table":
         template += "#table"
@@ -87,7 +89,9 @@ class _Echo:
 
 
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
+    # Rows stored before they were escaped may hold a lone surrogate (SQLite keeps one in
+    # JSON): escape it, or the whole export stops at that row.
+    text = "" if value is None else storable.escaped(str(value))
     # A cell starting like a formula is run by spreadsheet programs: defuse it.
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.forms import SetPasswordMixin, UsernameField
 from django.contrib.auth.models import User
 
+from portal import storable
 from portal.models import ApiToken, AuditEvent
 from portal.roles import ROLE_ORDER, Role
 
@@ -13,10 +14,17 @@ ROLE_CHOICES = [("", "No role"), *((r.value, r.label) for r in ROLE_ORDER)]
 VALUE_HELP = "Stored encrypted. After you save it, only its last four characters are ever shown."
 
 
+def _header_safe(value: str) -> None:
+    problem = storable.token_problem(value)
+    if problem:
+        raise forms.ValidationError(problem, code="token")
+
+
 def secret_field(label: str = "Token value") -> forms.CharField:
     # render_value=False: a value typed once is never sent back to any browser, even on error.
     return forms.CharField(
         label=label,
+        validators=[_header_safe],
         max_length=1000,
         strip=True,
         help_text=VALUE_HELP,

@@ -7,7 +7,6 @@ pages show its label and hint (last four characters) only.
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
@@ -16,34 +15,25 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from portal import audit, confirm, services
+from portal import confirm, outcomes, services
 from portal.decorators import requires
-from portal.models import ApiToken, AuditEvent
+from portal.models import ApiToken
+from portal.outcomes import Done, Refused, perform
 from portal.team.forms import SelfTokenForm, TokenAddForm, TokenLabelForm, TokenValueForm
 
-OK, REFUSED = AuditEvent.Outcome.OK, AuditEvent.Outcome.REFUSED
 
-
-def _record_verification(request: HttpRequest, action: str, token: ApiToken, sent: dict) -> None:
-    """Audit a save or check, and tell the admin what the upstream said about the token."""
-    sent = {"label": token.label, "hint": token.hint, **sent, "verified": token.status}
-    audit.record(request, action, sent=sent, message=token.last_error)
+def _verified(token: ApiToken) -> Done:
+    """A saved token, and what the upstream said about it: the row notes the check."""
+    sent = {"label": token.label, "hint": token.hint, "verified": token.status}
     if token.status == "ok":
-        messages.success(request, f"Saved “{token.label}”; the device service accepted it.")
+        message, level = f"Saved “{token.label}”; the device service accepted it.", "success"
     elif token.status == "rejected":
-        messages.warning(
-            request, f"Saved “{token.label}”, but the device service rejected it: flagged."
-        )
+        message = f"Saved “{token.label}”, but the device service rejected it: flagged."
+        level = "warning"
     else:
-        messages.warning(
-            request, f"Saved “{token.label}”, but it could not be checked: {token.last_error}"
-        )
-
-
-def record_refused_form(request: HttpRequest, action: str, form, sent: dict | None = None) -> None:
-    """Audit a form the portal refused: which fields were wrong, never what was typed in them."""
-    problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
-    audit.record(request, action, outcome=REFUSED, sent=sent or {}, message=problems)
+        message = f"Saved “{token.label}”, but it could not be checked: {token.last_error}"
+        level = "warning"
+    return Done(answer=token, message=message, level=level, sent=sent, note=token.last_error)
 
 
 @login_required
@@ -65,16 +55,20 @@ def token_list(request: HttpRequest) -> HttpResponse:
 def token_add(request: HttpRequest) -> HttpResponse:
     form = TokenAddForm(request.POST or None)
     if request.method == "POST":
-        if not form.is_valid():
-            record_refused_form(
-                request, "token.add", form, {"label": request.POST.get("label", "")[:100]}
-            )
-            return render(request, "portal/tokens/add.html", {"form": form}, status=400)
-        token = services.add_token(
-            form.cleaned_data["label"], form.cleaned_data["value"], request.user
+        outcome = perform(
+            request,
+            "token.add",
+            lambda: _verified(
+                services.add_token(
+                    form.cleaned_data["label"], form.cleaned_data["value"], request.user
+                )
+            ),
+            form=form,
         )
-        _record_verification(request, "token.add", token, {})
-        return redirect("team:token_detail", pk=token.pk)
+        if outcome.refused:
+            return render(request, "portal/tokens/add.html", {"form": form}, status=400)
+        outcome.flash(request)
+        return redirect("team:token_detail", pk=outcome.answer.pk)
     return render(request, "portal/tokens/add.html", {"form": form})
 
 
@@ -103,12 +97,16 @@ def token_relabel(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk)
     form = TokenLabelForm(request.POST, instance=token)
     old = token.label
-    if not form.is_valid():
-        record_refused_form(request, "token.relabel", form, {"label": old})
+
+    def relabel() -> Done:
+        services.relabel_token(token, form.cleaned_data["label"])
+        message = f"Renamed “{old}” to “{token.label}”."
+        return Done(answer=token, message=message, sent={"to": token.label})
+
+    outcome = perform(request, "token.relabel", relabel, form=form, sent={"from": old})
+    if outcome.refused:
         return _detail(request, token, status=400, label_form=form)
-    services.relabel_token(token, form.cleaned_data["label"])
-    audit.record(request, "token.relabel", sent={"from": old, "to": token.label})
-    messages.success(request, f"Renamed “{old}” to “{token.label}”.")
+    outcome.flash(request)
     return redirect("team:token_detail", pk=token.pk)
 
 
@@ -118,11 +116,16 @@ def token_relabel(request: HttpRequest, pk: int) -> HttpResponse:
 def token_replace(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_object_or_404(ApiToken, pk=pk)
     form = TokenValueForm(request.POST)
-    if not form.is_valid():
-        record_refused_form(request, "token.replace", form, {"label": token.label})
+    outcome = perform(
+        request,
+        "token.replace",
+        lambda: _verified(services.replace_token_value(token, form.cleaned_data["value"])),
+        form=form,
+        sent={"label": token.label},
+    )
+    if outcome.refused:
         return _detail(request, token, status=400, value_form=form)
-    services.replace_token_value(token, form.cleaned_data["value"])
-    _record_verification(request, "token.replace", token, {})
+    outcome.flash(request)
     return redirect("team:token_detail", pk=token.pk)
 
 
@@ -130,13 +133,19 @@ def token_replace(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @requires("manage_tokens", action="token.verify")
 def token_verify(request: HttpRequest, pk: int) -> HttpResponse:
-    token = services.verify_token(get_object_or_404(ApiToken, pk=pk))
-    sent = {"label": token.label, "verified": token.status}
-    audit.record(request, "token.verify", sent=sent, message=token.last_error)
-    if token.status == "ok":
-        messages.success(request, f"The device service accepts “{token.label}”.")
-    else:
-        messages.warning(request, f"“{token.label}” did not pass the check: {token.last_error}")
+    token = get_object_or_404(ApiToken, pk=pk)
+
+    def verify() -> Done:
+        services.verify_token(token)
+        sent = {"label": token.label, "verified": token.status}
+        if token.status == "ok":
+            message, level = f"The device service accepts “{token.label}”.", "success"
+        else:
+            message = f"“{token.label}” did not pass the check: {token.last_error}"
+            level = "warning"
+        return Done(answer=token, message=message, level=level, sent=sent, note=token.last_error)
+
+    perform(request, "token.verify", verify).flash(request)
     return redirect("team:token_detail", pk=token.pk)
 
 
@@ -149,14 +158,18 @@ def token_delete(request: HttpRequest, pk: int) -> HttpResponse:
         question = f"Delete the token “{token.label}”? This cannot be undone."
         return confirm.ask(request, question, "Delete", danger=True)
     sent = {"label": token.label, "hint": token.hint}
-    try:
-        services.delete_token(token)
-    except services.TokenInUse as error:
-        audit.record(request, "token.delete", outcome=REFUSED, sent=sent, message=str(error))
-        messages.error(request, str(error))
+
+    def delete() -> Done:
+        try:
+            services.delete_token(token)
+        except services.TokenInUse as error:
+            raise Refused(str(error)) from None
+        return Done(message=f"Deleted the token “{sent['label']}”.")
+
+    outcome = perform(request, "token.delete", delete, sent=sent)
+    outcome.flash(request)
+    if not outcome.ok:
         return redirect("team:token_detail", pk=pk)
-    audit.record(request, "token.delete", sent=sent)
-    messages.success(request, f"Deleted the token “{sent['label']}”.")
     if request.htmx:
         return HttpResponseClientRedirect(reverse("team:tokens"))
     return redirect("team:tokens")
@@ -169,15 +182,21 @@ def my_token(request: HttpRequest) -> HttpResponse:
     if not settings.PORTAL_ALLOW_SELF_TOKEN:
         message = "Entering your own API token is turned off here. Ask an admin to assign one."
         if request.method == "POST":
-            audit.record(request, "token.self", outcome=REFUSED, message=message)
+            outcomes.refuse(request, "token.self", message)
         return render(request, "portal/forbidden.html", {"message": message}, status=403)
     form = SelfTokenForm(request.POST or None)
     if request.method == "POST":
-        if form.is_valid():
-            token = services.save_personal_token(request.user, form.cleaned_data["value"])
-            _record_verification(request, "token.self", token, {})
+        outcome = perform(
+            request,
+            "token.self",
+            lambda: _verified(
+                services.save_personal_token(request.user, form.cleaned_data["value"])
+            ),
+            form=form,
+        )
+        if not outcome.refused:
+            outcome.flash(request)
             return redirect("team:my_token")
-        record_refused_form(request, "token.self", form)
     profile = getattr(request.user, "portal_profile", None)
     context = {"form": form, "current": profile.token if profile else None}
     return render(request, "portal/tokens/mine.html", context, status=400 if form.errors else 200)

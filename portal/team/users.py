@@ -6,7 +6,6 @@ so a portal cannot lose its last admin by a slip.
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -16,14 +15,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from portal import audit, confirm, services
+from portal import confirm, services
 from portal.decorators import requires
-from portal.models import AuditEvent, Profile
+from portal.models import Profile
+from portal.outcomes import Done, Refused, perform
 from portal.roles import Role, role_of
 from portal.team.forms import PasswordResetForm, UserAccessForm, UserCreateForm
-from portal.team.tokens import record_refused_form
-
-REFUSED = AuditEvent.Outcome.REFUSED
 
 
 def _label(token) -> str:
@@ -46,23 +43,24 @@ def user_list(request: HttpRequest) -> HttpResponse:
 def user_add(request: HttpRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None)
     if request.method == "POST":
-        if not form.is_valid():
-            record_refused_form(
-                request, "user.create", form, {"username": request.POST.get("username", "")}
+
+        def create() -> Done:
+            data = form.cleaned_data
+            user = services.create_user(
+                data["username"], data["password1"], data["role"], data["token"]
             )
+            sent = {
+                "username": user.username,
+                "role": data["role"] or "",
+                "token": _label(data["token"]),
+            }
+            return Done(answer=user, message=f"Created {user.username}.", sent=sent)
+
+        outcome = perform(request, "user.create", create, form=form)
+        if outcome.refused:
             return render(request, "portal/users/add.html", {"form": form}, status=400)
-        data = form.cleaned_data
-        user = services.create_user(
-            data["username"], data["password1"], data["role"], data["token"]
-        )
-        sent = {
-            "username": user.username,
-            "role": data["role"] or "",
-            "token": _label(data["token"]),
-        }
-        audit.record(request, "user.create", sent=sent)
-        messages.success(request, f"Created {user.username}.")
-        return redirect("team:user_detail", pk=user.pk)
+        outcome.flash(request)
+        return redirect("team:user_detail", pk=outcome.answer.pk)
     return render(request, "portal/users/add.html", {"form": form})
 
 
@@ -98,21 +96,23 @@ def user_access(request: HttpRequest, pk: int) -> HttpResponse:
     form = UserAccessForm(request.POST)
     if form.is_valid() and user.pk == request.user.pk and form.cleaned_data["role"] != Role.ADMIN:
         form.add_error("role", "You cannot take the admin role from yourself.")
-    if not form.is_valid():
-        record_refused_form(request, "user.change", form, {"username": user.username})
+
+    def change() -> Done:
+        role, token = form.cleaned_data["role"], form.cleaned_data["token"]
+        before = role_of(user)
+        services.set_role(user, role)
+        services.assign_token(user, token)
+        sent = {
+            "role": role.value if role else "",
+            "previous_role": before.value if before else "",
+            "token": _label(token),
+        }
+        return Done(message=f"Saved {user.username}'s role and token.", sent=sent)
+
+    outcome = perform(request, "user.change", change, form=form, sent={"username": user.username})
+    if outcome.refused:
         return _detail(request, user, status=400, access_form=form)
-    role, token = form.cleaned_data["role"], form.cleaned_data["token"]
-    before = role_of(user)
-    services.set_role(user, role)
-    services.assign_token(user, token)
-    sent = {
-        "username": user.username,
-        "role": role.value if role else "",
-        "previous_role": before.value if before else "",
-        "token": _label(token),
-    }
-    audit.record(request, "user.change", sent=sent)
-    messages.success(request, f"Saved {user.username}'s role and token.")
+    outcome.flash(request)
     return redirect("team:user_detail", pk=user.pk)
 
 
@@ -124,18 +124,20 @@ def user_active(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User, pk=pk)
     active = request.POST.get("active") == "yes"
     action = "user.reactivate" if active else "user.deactivate"
-    sent = {"username": user.username}
-    if not active and user.pk == request.user.pk:
-        message = "You cannot deactivate your own account."
-        audit.record(request, action, outcome=REFUSED, sent=sent, message=message)
-        messages.error(request, message)
-        return redirect("team:user_detail", pk=pk)
-    if not active and not confirm.confirmed(request):
+    if not active and user.pk != request.user.pk and not confirm.confirmed(request):
         question = f"Deactivate {user.username}? They are signed out and cannot sign in."
         return confirm.ask(request, question, "Deactivate", danger=True)
-    services.set_active(user, active)
-    audit.record(request, action, sent=sent)
-    messages.success(request, f"{'Reactivated' if active else 'Deactivated'} {user.username}.")
+
+    def switch() -> Done:
+        if not active and user.pk == request.user.pk:
+            raise Refused("You cannot deactivate your own account.")
+        services.set_active(user, active)
+        return Done(message=f"{'Reactivated' if active else 'Deactivated'} {user.username}.")
+
+    outcome = perform(request, action, switch, sent={"username": user.username})
+    outcome.flash(request)
+    if not outcome.ok:
+        return redirect("team:user_detail", pk=pk)
     if request.htmx:
         return HttpResponseClientRedirect(reverse("team:user_detail", args=[pk]))
     return redirect("team:user_detail", pk=pk)
@@ -147,13 +149,16 @@ def user_active(request: HttpRequest, pk: int) -> HttpResponse:
 def user_password(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User, pk=pk)
     form = PasswordResetForm(user, request.POST)
-    if not form.is_valid():
-        record_refused_form(request, "user.password", form, {"username": user.username})
+
+    def reset() -> Done:
+        user.set_password(form.cleaned_data["password1"])
+        user.save(update_fields=["password"])
+        if user.pk == request.user.pk:
+            update_session_auth_hash(request, user)  # stay signed in after changing your own
+        return Done(message=f"Set a new password for {user.username}; tell them in person.")
+
+    outcome = perform(request, "user.password", reset, form=form, sent={"username": user.username})
+    if outcome.refused:
         return _detail(request, user, status=400, password_form=form)
-    user.set_password(form.cleaned_data["password1"])
-    user.save(update_fields=["password"])
-    if user.pk == request.user.pk:
-        update_session_auth_hash(request, user)  # stay signed in after changing your own
-    audit.record(request, "user.password", sent={"username": user.username})
-    messages.success(request, f"Set a new password for {user.username}; tell them in person.")
+    outcome.flash(request)
     return redirect("team:user_detail", pk=pk)

@@ -58,7 +58,10 @@ class Command(BaseCommand):
             raise CommandError("--token-label names the token being stored.")
         if label:
             if token_value:
-                token = services.save_token(label, token_value)
+                try:
+                    token = services.save_token(label, token_value)
+                except ValueError as error:  # a token a header cannot carry: never stored
+                    raise CommandError(str(error)) from None
             else:
                 token = ApiToken.objects.filter(label=label).first()
                 if token is None:
