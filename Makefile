@@ -9,11 +9,12 @@ PYTEST_ARGS ?=
 # Two workers by default: the suite is mostly waiting on loopback HTTP and the browser.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv demo test test-fast lint format bench migrate run emulator clean
+.PHONY: help venv demo test test-deps test-fast lint format bench migrate run emulator clean
 
 help:
 	@echo "make demo    run the portal against the built-in emulator with a demo fleet"
-	@echo "make test    set up and run the whole test suite (lint, migrations, pytest)"
+	@echo "make test    set up and run the whole test suite (lint, migrations, pytest);"
+	@echo "             installs Chromium as root on Debian, else says the command to run"
 	@echo "make bench   benchmarks; results go to docs/PERFORMANCE.md"
 	@echo "make lint    ruff check and format check"
 
@@ -44,7 +45,14 @@ format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: venv lint
+# What the suite needs outside Python (Debian's Chromium and a font): installed as root on
+# Debian, otherwise make stops here, before anything runs, with the command to run.
+test-deps:
+	@bin/test-deps
+
+# The check comes first even under `make -j`: the rest runs only once it has passed.
+test: test-deps
+	@$(MAKE) --no-print-directory lint
 	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 

@@ -51,6 +51,7 @@ logger_class = JsonLogger
 # under $HOME; nothing in a container uses gunicornc.
 control_socket_disable = True
 # The proxy in front sets X-Forwarded-Proto; the portal reads it itself (PORTAL_BEHIND_TLS_PROXY).
+# gunicorn never takes the client address from X-Forwarded-For: PORTAL_PROXY_COUNT decides it.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # gunicorn 27 sends "Server: gunicorn" with no version; the proxy in front replaces or drops it.
 

@@ -32,10 +32,10 @@ logger = logging.getLogger("portal.audit")
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    # django-axes has already resolved the address, honouring PORTAL_PROXY_COUNT.
-    if request is None:
-        return None
-    return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR") or None
+    # The one rule the sign-in lockout uses too (AXES_CLIENT_IP_CALLABLE), PORTAL_PROXY_COUNT.
+    from portal.proxy import client_address
+
+    return client_address(request) if request is not None else None
 
 
 def _token_label(user) -> str:

@@ -1,4 +1,4 @@
-"""Portal-wide middleware: request context for logs, time zones, and upstream errors."""
+"""Portal-wide middleware: request context for logs, caching, time zones, and upstream errors."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from portal.iot import InvalidIdentifier, IoTError, NotFound, NoToken
@@ -53,6 +54,26 @@ class RequestLogMiddleware:
             },
         )
         response["X-Request-ID"] = request_id
+        return response
+
+
+class NoStoreForSignedInMiddleware:
+    """Every answer to a signed-in user is `Cache-Control: no-store`: pages and partials show
+    device data and the audit log, which must not stay in a shared cache or in the browser's
+    history after sign-out. Static files never get here (whitenoise answers them earlier).
+
+    Signed in before the view or after it: the sign-out answer counts, and so does the one
+    right after a sign-in.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        signed_in = request.user.is_authenticated
+        response = self.get_response(request)
+        if signed_in or request.user.is_authenticated:
+            add_never_cache_headers(response)
         return response
 
 

@@ -34,7 +34,6 @@ PERMISSIONS: dict[str, tuple[str, Role]] = {
     "manage_firmware": ("uploading, editing and deleting firmware", Role.MAINTAINER),
     "set_target": ("setting a device's target firmware", Role.MAINTAINER),
     "trigger_ota": ("triggering an OTA update", Role.MAINTAINER),
-    "fleet_work": ("working on the whole fleet", Role.MAINTAINER),
     "manage_users": ("managing users", Role.ADMIN),
     "manage_tokens": ("managing API tokens", Role.ADMIN),
     "view_audit": ("reading the whole audit log", Role.ADMIN),

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -168,7 +169,10 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = env_int("PORTAL_PROXY_COUNT", 0, minimum=0)
+# The client's address, for the lockout and the audit log alike (portal/proxy.py): with N
+# proxies in front, the Nth address from the right of X-Forwarded-For; with 0, the peer's.
+PORTAL_PROXY_COUNT = env_int("PORTAL_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "portal.proxy.client_address"
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = env_str("PORTAL_TIME_ZONE", "UTC")

@@ -6,6 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.devices_helpers import uid_of
+
 URL = reverse("devices:list")
 
 
@@ -122,8 +124,19 @@ def test_a_failed_refresh_keeps_the_rows_it_has(as_viewer, emulator):
 
 
 def test_refresh_can_be_turned_off(as_viewer, emulator, settings):
+    uid = uid_of(emulator, "Kitchen Relay")
+    detail = reverse("devices:detail", args=[uid])
+    # The setting drives the interval: another value shows up in the table and the detail page.
+    settings.PORTAL_REFRESH_SECONDS = 7
+    for page in (as_viewer.get(URL).content.decode(), as_viewer.get(detail).content.decode()):
+        assert page.count('hx-trigger="every 7s"') == 1 and page.count("data-poll") == 1
     settings.PORTAL_REFRESH_SECONDS = 0
-    assert 'hx-trigger="every' not in as_viewer.get(URL).content.decode()
+    table = as_viewer.get(URL).content.decode()
+    assert 'id="device-rows"' in table and "Kitchen Relay" in table  # the rows, not polled
+    live = as_viewer.get(detail).content.decode()
+    assert 'id="device-live"' in live
+    for page in (table, live):
+        assert 'hx-trigger="every' not in page and "data-poll" not in page
 
 
 def test_it_pages_a_large_fleet_and_the_pager_keeps_the_query(as_viewer, emulator, settings):
