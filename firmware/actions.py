@@ -18,7 +18,14 @@ from firmware import images
 from firmware.forms import UploadForm
 from firmware.services import HashingReader, find_by_md5, head_of, md5_of
 from portal import audit
-from portal.iot import FIRMWARE_TOO_LARGE, MAX_FIRMWARE_BYTES, IoTClient, IoTError, client_for
+from portal.iot import (
+    FIRMWARE_TOO_LARGE,
+    MAX_FIRMWARE_BYTES,
+    IoTClient,
+    IoTError,
+    client_for,
+    level_of,
+)
 from portal.models import AuditEvent
 
 # Room for the form's text fields and the multipart framing on top of a 4 MB file.
@@ -73,6 +80,7 @@ class UploadOutcome:
 
     ok: bool = False
     message: str = ""
+    level: str = "error"  # how a failed attempt shows: "warning" when the upstream refused
     partial: str = "upload-result"  # the htmx fragment to send back
     retarget: str = ""
     reswap: str = ""
@@ -148,7 +156,7 @@ def _send(
     except IoTError as error:
         sent["md5"] = reader.finish()
         audit_error(request, "firmware.upload", uid, sent, error)
-        outcome = UploadOutcome(message=error.message, local_md5=sent["md5"])
+        outcome = UploadOutcome(message=error.message, local_md5=sent["md5"], level=level_of(error))
         outcome.errors = getattr(error, "errors", {}) or {}
         outcome.existing = _existing(client, uid, sent["md5"])
         return outcome
@@ -235,7 +243,7 @@ def set_target(
         answer = client.set_target(uid, md5)
     except IoTError as error:
         audit_error(request, "firmware.set_target", uid, sent, error)
-        return {"level": "error", "text": error.message, "firmware_id": fw.get("id")}
+        return {"level": level_of(error), "text": error.message, "firmware_id": fw.get("id")}
     text = message_of(answer, "Firmware assigned to device.")
     audit.record(request, "firmware.set_target", device_uid=uid, sent=sent, message=text)
     return {"level": "success", "text": text, "firmware_id": fw.get("id"), "ok": True}
@@ -250,7 +258,7 @@ def trigger_ota(request: HttpRequest, client: IoTClient, uid: str) -> dict[str, 
         answer = client.trigger_ota(uid)
     except IoTError as error:
         audit_error(request, "firmware.ota", uid, sent, error)
-        return {"level": "error", "text": error.message}
+        return {"level": level_of(error), "text": error.message}
     text = message_of(answer, "OTA check triggered.")
     audit.record(request, "firmware.ota", device_uid=uid, sent=sent, message=text)
     return {"level": "success", "text": text, "ok": True, "follow_since": int(time.time())}
