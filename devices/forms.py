@@ -10,6 +10,10 @@ from django.core.validators import RegexValidator
 from devices import payloads
 from portal.iot import BUTTON_ID_PATTERN
 
+# What the upstream accepts for a device's name and description: the same limits as its
+# firmware name and notes (255 and 1,000 characters), never tighter; the upstream checks.
+MAX_LENGTH = {"name": 255, "description": 1000}
+
 
 class PayloadField(forms.CharField):
     """A JSON object of at most 8 KB; parse errors name their line."""

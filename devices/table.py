@@ -26,9 +26,12 @@ def row_html(r: Row) -> str:
     uid = escape(r.uid)
     if r.url:
         name = f'<a id="device-{uid}" href="{escape(r.url)}">{name}</a>'
-    status = escape(r.status)
+    # The upstream's word, nothing more: no colour or class says what it might mean.
+    status = f'<span class="status">{escape(r.status)}</span>' if r.status else DASH
+    p = r.presence
     online = (
-        '<span class="online">Online</span>' if r.online else '<span class="offline">Offline</span>'
+        f'<span class="{"online" if p.online else "offline"}" title="{escape(p.title)}">'
+        f"{escape(p.label)}</span>"
     )
     seen = DASH
     if r.seen is not None:
@@ -44,7 +47,7 @@ def row_html(r: Row) -> str:
             "<tr>",
             _cell("Name", name),
             _cell("UID", f"<code>{uid}</code>"),
-            _cell("Status", f'<span class="status status-{status}">{status or DASH}</span>'),
+            _cell("Status", status),
             _cell("Online", online),
             _cell("Last seen", seen),
             _cell("Platform", escape(r.platform) if r.platform else DASH),

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from devices.forms import MAX_LENGTH
 from devices.listing import DeviceQuery, rows, select
 from devices.table import rows_html
 from portal import storable
@@ -81,7 +82,14 @@ def _field(field: str) -> str:
 
 
 def _field_context(uid: str, field: str, value: object, **extra: object) -> dict[str, object]:
-    return {"uid": uid, "field": field, "label": EDITABLE[field], "value": value or "", **extra}
+    return {
+        "uid": uid,
+        "field": field,
+        "label": EDITABLE[field],
+        "value": value or "",
+        "max_length": MAX_LENGTH[field],
+        **extra,
+    }
 
 
 @login_required

@@ -19,6 +19,9 @@ from typing import Any
 
 from emulator.validation import ApiError, not_found, unprocessable
 
+# The emulator's own status words: the reference shows only "pending", and a real upstream
+# may send any word (or none). Whether a device is online is `is_online`, and how fresh its
+# `last_seen_at` is; the status word is only shown.
 ONLINE = "online"
 OFFLINE = "offline"
 PENDING = "pending"
@@ -114,15 +117,15 @@ class Device:
     name: str
     platform: str
     board: str
-    status: str
+    status: Any  # one of STATUSES, or whatever word (or value) a test sets
     description: str | None = None
     is_online: bool = False
-    board_variant: str | None = None
+    board_variant: Any = None  # a string, or an object like the board's, or null
     public_ip: str | None = None
     local_ip: str | None = None
     last_rssi: int | None = None
     first_seen_at: float | None = None
-    # For an online device this is ignored: it is "now - seen_lag" at read time.
+    # For an online device (is_online) this is ignored: it is "now - seen_lag" at read time.
     last_seen_at: float | None = None
     last_ota_at: float | None = None
     seen_lag: float = 1.0
@@ -244,23 +247,27 @@ class State:
             device.ota_until = None
             device.ota_firmware_id = None
 
-    def _set_status(self, device: Device, status: str, now: float) -> None:
-        if device.status == ONLINE and status != ONLINE:
+    def _set_status(self, device: Device, status: Any, now: float) -> None:
+        device.status = status
+        self._set_online(device, status == ONLINE, now)
+
+    @staticmethod
+    def _set_online(device: Device, online: bool, now: float) -> None:
+        if device.is_online and not online:
             # Freeze the moving "last seen" at the moment the device left.
             device.last_seen_at = now - device.seen_lag
-        if status == ONLINE and device.first_seen_at is None:
+        if online and device.first_seen_at is None:
             device.first_seen_at = now
-        device.status = status
-        device.is_online = status == ONLINE
+        device.is_online = online
 
     def _require_accepting(self, device: Device) -> None:
-        if device.status in COMMAND_REFUSALS:
+        if isinstance(device.status, str) and device.status in COMMAND_REFUSALS:
             raise ApiError(409, COMMAND_REFUSALS[device.status])
 
     # ------------------------------------------------------------------ serializers
 
     def _last_seen(self, device: Device, now: float) -> float | None:
-        if device.status == ONLINE:
+        if device.is_online:
             return now - device.seen_lag
         return device.last_seen_at
 
@@ -272,7 +279,7 @@ class State:
             "last_seen_at": iso(self._last_seen(device, now)),
             "platform": dict(PLATFORMS[device.platform]),
             "board": dict(BOARDS[device.board][0]),
-            "board_variant": device.board_variant,
+            "board_variant": _deepcopy_json(device.board_variant),
         }
 
     @staticmethod
@@ -299,7 +306,7 @@ class State:
             "last_ota_at": iso(device.last_ota_at),
             "platform": dict(PLATFORMS[device.platform]),
             "board": dict(BOARDS[device.board][0]),
-            "board_variant": device.board_variant,
+            "board_variant": _deepcopy_json(device.board_variant),
             "current_firmware": self._firmware_ref(device.firmware(device.current_firmware_id)),
             "target_firmware": self._firmware_ref(device.firmware(device.target_firmware_id)),
             "meta": meta,
@@ -530,15 +537,19 @@ class State:
 
         ``status`` alone also sets ``is_online`` (true only for "online"); ``is_online`` alone
         sets the status to "online"/"offline". Sending both stores both as given, so a test can
-        build an inconsistent device on purpose. Any pending reboot is cancelled.
+        build an inconsistent device on purpose; ``status`` may then be any JSON value (the
+        words a real upstream sends are unknown: "active", "ok", 3, null). Any pending reboot
+        is cancelled.
         Raises ``KeyError`` for an unknown uid and ``ValueError`` for a bad field.
         """
         unknown = set(fields) - SETTABLE_FIELDS
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
         status = fields.get("status")
-        if status is not None and status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+        if "is_online" not in fields and "status" in fields and status not in STATUSES:
+            raise ValueError(
+                f"status must be one of {', '.join(STATUSES)}, unless is_online is given too"
+            )
         with self.lock:
             if token is None:
                 token = self.token_for_uid(uid)
@@ -549,11 +560,11 @@ class State:
             self._tick(device, now)
             if "status" in fields or "is_online" in fields:
                 device.reboot_until = None
-                if status is None:
+                if "status" not in fields:
                     status = ONLINE if fields["is_online"] else OFFLINE
                 self._set_status(device, status, now)
                 if "is_online" in fields:
-                    device.is_online = bool(fields["is_online"])
+                    self._set_online(device, bool(fields["is_online"]), now)
             for key in ("first_seen_at", "last_seen_at", "last_ota_at"):
                 if key in fields:
                     setattr(device, key, _parse_ts(fields[key]))
@@ -625,7 +636,7 @@ class _Spec:
     name: str
     board: str
     status: str
-    variant: str | None = None
+    variant: Any = None  # a string, or an object like the board's
     description: str | None = None
     offline_for: float | None = None  # seconds since last seen, for offline/reconnecting
     firmwares: tuple[tuple[str, str, str | None], ...] = ()  # (name, version, notes), oldest 1st
@@ -718,7 +729,14 @@ CURATED: tuple[_Spec, ...] = (
     ),
     _Spec("Workshop Dust Collector", "d1_mini", PENDING),
     _Spec("Bedroom Air Quality", "esp32-s3-devkitc-1", ONLINE, "N8R2", None),
-    _Spec("Mailbox Notifier", "esp07s", OFFLINE, "1MB", "Battery powered", offline_for=26 * _DAY),
+    _Spec(
+        "Mailbox Notifier",
+        "esp07s",
+        OFFLINE,
+        {"id": 3, "name": "1MB", "key": "esp07s_1mb"},  # the reference's object shape
+        "Battery powered",
+        offline_for=26 * _DAY,
+    ),
     _Spec("Rain Gauge", "esp32-c3-devkitm-1", PENDING, None, "Roof, tipping bucket"),
     _Spec(
         "Chicken Coop Door",

@@ -145,8 +145,9 @@ class Validator:
         return self.clean
 
 
-DEVICE_NAME_MAX = 100
-DEVICE_DESCRIPTION_MAX = 500
+# The reference gives no limits; these match the firmware's name and notes, which it accepts.
+DEVICE_NAME_MAX = 255
+DEVICE_DESCRIPTION_MAX = 1000
 FIRMWARE_NAME_MAX = 255
 FIRMWARE_VERSION_MAX = 50
 FIRMWARE_NOTES_MAX = 1000

@@ -25,7 +25,15 @@ from firmware.forms import MetadataForm, UploadForm
 from firmware.services import find_by_id, md5_of, ota_progress
 from portal import confirm, outcomes
 from portal.decorators import requires
-from portal.iot import FIRMWARE_TOO_LARGE, MAX_FIRMWARE_BYTES, IoTError, client_for
+from portal.iot import (
+    FIRMWARE_TOO_LARGE,
+    MAX_FIRMWARE_BYTES,
+    InvalidIdentifier,
+    IoTError,
+    NotFound,
+    client_for,
+    level_of,
+)
 from portal.outcomes import perform
 
 PAGE = "firmware/panel.html"
@@ -51,6 +59,9 @@ def panel_context(request: HttpRequest, uid: str, /, **extra: Any) -> dict[str, 
         client = client_for(request.user)
         context["firmwares"] = client.list_firmwares(uid)
         context["device"] = client.get_device(uid)
+    except (NotFound, InvalidIdentifier):
+        # A uid the token does not have: the portal's "no such device", and nothing to act on.
+        context["missing"] = True
     except IoTError as error:
         context.setdefault("error", error)
     return context
@@ -80,9 +91,10 @@ def panel(request: HttpRequest, uid: str) -> HttpResponse:
     if fw is not None:
         context["edit_form"] = MetadataForm(initial=fw)
     since = _number(request.GET.get("follow"))
-    if since:
+    if since and not context.get("missing"):
         context.update(_follow_context(request, uid, since))
-    return render(request, _template(request, "panel"), context)
+    status = 404 if context.get("missing") else 200
+    return render(request, _template(request, "panel"), context, status=status)
 
 
 @login_required
@@ -96,9 +108,10 @@ def follow(request: HttpRequest, uid: str) -> HttpResponse:
     context = _follow_context(request, uid, since)
     progress = context.get("progress")
     if progress is not None and progress.state == "done":
-        # The current badge moved: refresh the list beside the message.
-        context = panel_context(request, uid, **context, oob=True)
-    return render(request, f"{PAGE}#follow", context)
+        # The current badge moved: the cards are redrawn beside the message, from new reads.
+        context = panel_context(request, uid, **context)
+    # The header (current, target, OTA state) follows every look, out of band.
+    return render(request, f"{PAGE}#follow-poll", {**context, "oob": True})
 
 
 @login_required
@@ -172,7 +185,7 @@ def _card(request: HttpRequest, uid: str, firmware_id: int, *, editing: bool) ->
     except IoTError as error:
         return render(request, f"{PAGE}#notice", {"notice": _notice_of(error)})
     if fw is None:
-        notice = {"level": "error", "text": "That firmware is no longer on this device."}
+        notice = {"level": "warning", "text": "That firmware is no longer on this device."}
         return render(request, f"{PAGE}#notice", {"notice": notice})
     context = {"uid": uid, "fw": fw, "editing": fw["id"] if editing else None}
     if editing:
@@ -215,19 +228,11 @@ def _done(request: HttpRequest, uid: str, firmware_id: int, notice: dict) -> Htt
     if not request.htmx:
         messages.success(request, notice["text"])
         return redirect(f"{reverse('firmware:panel', args=[uid])}#firmware-{firmware_id}")
-    return render(
-        request,
-        f"{PAGE}#card",
-        {"uid": uid, "fw": _fresh(request, uid, firmware_id), "card_notice": notice},
-    )
-
-
-def _fresh(request: HttpRequest, uid: str, firmware_id: int) -> dict[str, Any]:
-    try:
-        fw = find_by_id(client_for(request.user).list_firmwares(uid), firmware_id)
-    except IoTError:
-        fw = None
-    return fw or {"id": firmware_id}
+    # The card and the header (which may name this firmware as current or target) from the
+    # same fresh reads: the header travels out of band beside the card.
+    context = panel_context(request, uid, card_notice=notice, with_header=True, oob=True)
+    fw = find_by_id(context.get("firmwares") or [], firmware_id)
+    return render(request, f"{PAGE}#card", {**context, "fw": fw or {"id": firmware_id}})
 
 
 @login_required
@@ -305,7 +310,8 @@ def _step_or_after(request: HttpRequest, uid: str, step: str, notice: dict) -> H
         if notice.get("ok"):
             context["next_step"] = "ota" if step == "target" else "follow"
             context["since"] = notice.get("follow_since")
-            context = panel_context(request, uid, **context, oob=step == "target")
+            # Target and OTA state moved: redraw the header and the cards beside the step.
+            context = panel_context(request, uid, **context, oob=True)
         return render(request, f"{PAGE}#steps", context)
     return _after(request, uid, notice)
 
@@ -342,7 +348,7 @@ def _label(fw: dict, fallback: str) -> str:
 
 
 def _notice_of(error: IoTError, firmware_id: object = None) -> dict[str, Any]:
-    return {"level": "error", "text": error.message, "firmware_id": firmware_id}
+    return {"level": level_of(error), "text": error.message, "firmware_id": firmware_id}
 
 
 def _number(value: str | None) -> int | None:

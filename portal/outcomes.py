@@ -29,7 +29,7 @@ from django.contrib import messages
 from django.http import HttpRequest
 
 from portal import audit, storable
-from portal.iot import IoTError, NotFound, OutcomeUnknown, RateLimited, Rejected
+from portal.iot import IoTError, OutcomeUnknown, Rejected, level_of
 from portal.models import AuditEvent
 
 SUCCESS, WARNING, ERROR, UNKNOWN = "success", "warning", "error", "unknown"
@@ -214,10 +214,8 @@ def perform(
         errors = dict(error.errors) if isinstance(error, Rejected) else {}
         # A refusal (offline, no firmware assigned, duplicate id, not found, throttled) is a
         # normal answer, shown as a warning; a failure of the service or the token is an error.
-        warning = isinstance(error, Rejected | RateLimited | NotFound)
-        level = WARNING if warning else ERROR
         message = storable.shown(error.message)
-        return Outcome(level, message, error=error, errors=errors, event=event)
+        return Outcome(level_of(error), message, error=error, errors=errors, event=event)
     except Exception as error:
         # A bug: still one row, then the error goes on to the error page and the logs.
         _record(

@@ -247,6 +247,9 @@ PORTAL_REFRESH_SECONDS = env_int("PORTAL_REFRESH_SECONDS", 15, minimum=0)
 # How long the firmware panel follows a device after an OTA trigger (seconds).
 PORTAL_OTA_FOLLOW_SECONDS = env_int("PORTAL_OTA_FOLLOW_SECONDS", 300, minimum=5)
 PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 50, minimum=5)
+# A device whose answer carries no online flag (the device list never does) counts as "seen
+# recently" when its last_seen_at is at most this old (seconds): devices/presence.py.
+PORTAL_ONLINE_WINDOW_SECONDS = env_int("PORTAL_ONLINE_WINDOW_SECONDS", 300, minimum=1)
 # Whether users may enter their own API token on the "My API token" page.
 PORTAL_ALLOW_SELF_TOKEN = env_bool("PORTAL_ALLOW_SELF_TOKEN", False)
 PORTAL_AUDIT_RETENTION_DAYS = env_int("PORTAL_AUDIT_RETENTION_DAYS", 365, minimum=1)

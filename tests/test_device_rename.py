@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.urls import reverse
 
 from emulator.pytest_plugin import TOKEN_A
@@ -51,15 +52,29 @@ def test_it_shows_the_upstreams_validation_beside_the_field_and_keeps_the_typed_
     as_operator, emulator
 ):
     uid = uid_of(emulator, "Kitchen Relay")
-    too_long = "x" * 101
+    too_long = "x" * 256
     body = as_operator.post(
         reverse("devices:rename", args=[uid]), {"name": too_long}, headers=HTMX
     ).content.decode()
     assert 'id="id_name_error"' in body
-    assert "The name field must not be greater than 100 characters." in body
+    assert "The name field must not be greater than 255 characters." in body
     assert f'value="{too_long}"' in body
     assert last_audit().outcome == AuditEvent.Outcome.REJECTED
     assert last_audit().status_code == 422
+
+
+@pytest.mark.parametrize(("field", "limit"), [("name", 255), ("description", 1000)])
+def test_a_name_or_description_as_long_as_the_upstream_accepts_is_saved(
+    as_operator, emulator, field, limit
+):
+    uid = uid_of(emulator, "Kitchen Relay")
+    form = as_operator.get(reverse("devices:edit", args=[uid, field]), headers=HTMX)
+    assert f'maxlength="{limit}"' in form.content.decode()
+    response = as_operator.post(
+        reverse("devices:rename", args=[uid]), {field: "y" * limit}, headers=HTMX
+    )
+    assert response.status_code == 200 and "Saved." in response.content.decode()
+    assert emulator.state.device_detail(TOKEN_A, uid)[field] == "y" * limit
 
 
 def test_an_empty_name_is_refused_by_the_upstream_with_its_message(as_operator, emulator):

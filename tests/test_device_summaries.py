@@ -56,7 +56,8 @@ def test_unexpected_types_keep_the_list_with_every_value_as_text():
     devices = _summaries({"data": [odd, "not a device", DEVICE]})
     assert [d.uid for d in devices] == [DEVICE["uid"], DEVICE["uid"]]
     assert devices[0].name == "12345" and devices[0].status is None
-    assert devices[0].platform is None and devices[0].board == Named(key="7")
+    assert devices[0].platform == Named(name="ESP32")  # a bare name is still shown
+    assert devices[0].board == Named(key="7")
     assert devices[1].name == "Greenhouse"
 
 

@@ -297,16 +297,27 @@ def test_it_refuses_an_empty_device_name(
 
 def test_it_refuses_a_too_long_name_and_description(emulator: Emulator, api: Api) -> None:
     response = api.patch(
-        dev(emulator, "Kitchen Relay"), json={"name": "n" * 101, "description": "d" * 501}
+        dev(emulator, "Kitchen Relay"), json={"name": "n" * 256, "description": "d" * 1001}
     )
     assert response.status_code == 422
     assert response.json() == {
-        "message": "The name field must not be greater than 100 characters. (and 1 more error)",
+        "message": "The name field must not be greater than 255 characters. (and 1 more error)",
         "errors": {
-            "name": ["The name field must not be greater than 100 characters."],
-            "description": ["The description field must not be greater than 500 characters."],
+            "name": ["The name field must not be greater than 255 characters."],
+            "description": ["The description field must not be greater than 1000 characters."],
         },
     }
+
+
+def test_it_accepts_a_name_of_255_and_a_description_of_1000_characters(
+    emulator: Emulator, api: Api
+) -> None:
+    """The same limits as a firmware's name and notes, which the reference's upstream takes."""
+    response = api.patch(
+        dev(emulator, "Kitchen Relay"), json={"name": "n" * 255, "description": "d" * 1000}
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]["name"] == "n" * 255
 
 
 def test_it_refuses_a_name_that_is_not_a_string(emulator: Emulator, api: Api) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django import template
 from django.utils import timezone
@@ -11,6 +10,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from devices.listing import ago, parse_time
+from devices.presence import Presence, presence
+from portal import display
 
 register = template.Library()
 
@@ -35,15 +36,12 @@ def moment(value: object) -> SafeString | str:
     )
 
 
-def shown(value: Any) -> str:
-    """A free-form value as text: null as a dash, objects and lists as compact JSON."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-    return str(value)
+@register.simple_tag
+def online(device: object) -> Presence:
+    """`{% online device as presence %}`: the one online rule (devices/presence.py)."""
+    if not isinstance(device, dict):
+        device = {}
+    return presence(device.get("is_online"), device.get("last_seen_at"))
 
 
 @register.filter
@@ -53,7 +51,23 @@ def pairs(value: object) -> list[tuple[str, str]]:
         return []
     keys = [k for k in FIRST_KEYS if k in value]
     keys += sorted((k for k in value if k not in FIRST_KEYS), key=str)
-    return [(str(k), shown(value[k])) for k in keys]
+    return [(display.text(k), display.dash(value[k])) for k in keys]
+
+
+@register.filter
+def firmware_label(value: object) -> str:
+    """A firmware reference in a sentence: its name and version ("Relay firmware 1.0.3").
+
+    Whatever the upstream sends: an object without either reads as its other fields, a bare
+    string as itself.
+    """
+    if isinstance(value, dict):
+        words = [
+            w for w in (display.text(value.get("name")), display.text(value.get("version"))) if w
+        ]
+        if words:
+            return " ".join(words)
+    return display.dash(value)
 
 
 @register.filter
@@ -65,3 +79,34 @@ def as_json(value: object) -> str:
 @register.filter
 def pretty_json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+@register.simple_tag
+def firmware_state(device: object, firmwares: object = None) -> dict[str, str]:
+    """`{% firmware_state device firmwares as state %}`: the firmware panel's header.
+
+    Current and target come from the firmware list when it is given (its `is_current` and
+    `is_target`, which the cards below show), so the header and the cards never disagree;
+    the device's own references only stand in when the list names none. The OTA state is
+    the device's `meta.ota_status`, shown as the upstream words it.
+    """
+    device = device if isinstance(device, dict) else {}
+    listed = [fw for fw in firmwares if isinstance(fw, dict)] if isinstance(firmwares, list) else []
+
+    def pick(flag: str, field: str) -> str:
+        fw = next((fw for fw in listed if fw.get(flag) is True), None)
+        fw = fw if fw is not None else device.get(field)
+        return firmware_label(fw) if fw else ""
+
+    meta = device.get("meta")
+    return {
+        "current": pick("is_current", "current_firmware"),
+        "target": pick("is_target", "target_firmware"),
+        "ota": display.text(meta.get("ota_status")) if isinstance(meta, dict) else "",
+    }
+
+
+@register.filter
+def is_number(value: object) -> bool:
+    """Whether a value is a JSON number (not a boolean): what `filesizeformat` can read."""
+    return isinstance(value, int | float) and not isinstance(value, bool)

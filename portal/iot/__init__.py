@@ -28,6 +28,7 @@ from portal.iot.errors import (
     Rejected,
     TokenRejected,
     UpstreamUnavailable,
+    level_of,
 )
 from portal.iot.segments import (
     BUTTON_ID_PATTERN,
@@ -64,5 +65,6 @@ __all__ = [
     "check_uid",
     "client_for",
     "device_list_body",
+    "level_of",
     "probe_upstream",
 ]

@@ -52,6 +52,13 @@ class RateLimited(IoTError):
         self.retry_after = retry_after
 
 
+def level_of(error: IoTError) -> str:
+    """How a page shows an error, the same everywhere: "warning" for the upstream's refusal
+    (its own answer: the device is offline, validation, not found, throttled), "error" for a
+    failure (of the service, the connection or the token)."""
+    return "warning" if isinstance(error, Rejected | RateLimited | NotFound) else "error"
+
+
 class InvalidIdentifier(IoTError):
     """A uid, button id or firmware id failed its pattern; nothing was sent."""
 

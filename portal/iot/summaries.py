@@ -7,11 +7,12 @@ from typing import Any
 import msgspec
 import requests
 
+from portal.display import text as _text
 from portal.iot.transport import json_body
 
 
 class Named(msgspec.Struct, frozen=True, gc=False):
-    """A device's platform or board in the list: `{"id", "name", "key"}`."""
+    """A device's platform, board or board variant in the list: `{"id", "name", "key"}`."""
 
     key: str | None = None
     name: str | None = None
@@ -33,7 +34,8 @@ class DeviceSummary(msgspec.Struct, frozen=True, gc=False):
     last_seen_at: str | None = None
     platform: Named | None = None
     board: Named | None = None
-    board_variant: str | None = None
+    # Only ever shown as null by the reference: a string, or an object like `board` (API.md).
+    board_variant: str | Named | None = None
     is_online: bool | None = None  # not in the reference's list; used when present
 
     @classmethod
@@ -41,17 +43,20 @@ class DeviceSummary(msgspec.Struct, frozen=True, gc=False):
         """A summary from whatever the upstream sent for one device, or None for a non-object.
 
         For a list that does not match the types above (a number where a name should be):
-        every value becomes text, as a page would show it, rather than losing the list.
+        every value becomes text, as a page would show it (portal.display), rather than
+        losing the list.
         """
         if not isinstance(item, dict):
             return None
 
         def text(value: object) -> str | None:
-            return None if value is None else str(value)
+            return None if value is None else _text(value)
 
         def named(value: object) -> Named | None:
-            if not isinstance(value, dict):
+            if value is None:
                 return None
+            if not isinstance(value, dict):  # a bare name, a list...: shown, not filterable
+                return Named(None, text(value), None)
             ident = value.get("id")
             return Named(
                 text(value.get("key")),
@@ -61,13 +66,17 @@ class DeviceSummary(msgspec.Struct, frozen=True, gc=False):
 
         online = item.get("is_online")
         return cls(
-            uid=str(item.get("uid") or ""),
+            uid=_text(item.get("uid")),
             name=text(item.get("name")),
             status=text(item.get("status")),
             last_seen_at=text(item.get("last_seen_at")),
             platform=named(item.get("platform")),
             board=named(item.get("board")),
-            board_variant=text(item.get("board_variant")),
+            board_variant=(
+                named(variant)
+                if isinstance(variant := item.get("board_variant"), dict)
+                else text(variant)
+            ),
             is_online=online if isinstance(online, bool) else None,
         )
 

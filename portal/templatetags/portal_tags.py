@@ -5,6 +5,8 @@ from datetime import datetime
 from django import template
 from django.utils.dateparse import parse_datetime
 
+from portal import display
+
 register = template.Library()
 
 
@@ -20,9 +22,17 @@ def upstream_time(value: object) -> datetime | None:
 
 
 @register.filter
-def dash(value: object) -> object:
-    """The value, or an em dash for null and empty values."""
-    return "—" if value is None or value == "" else value
+def shown(value: object, fallback: str = "—") -> str:
+    """Any upstream value as readable text (portal.display.text); `fallback` for nothing.
+
+    `{{ device.board_variant|shown }}`: an object's name or key, a list joined, Yes/No;
+    never a Python repr, `None` or `null`. `{{ device.name|shown:uid }}` falls back to uid.
+    """
+    return display.text(value) or fallback
+
+
+# The filter's older name, kept so a template written against it still reads the same.
+register.filter("dash", shown)
 
 
 @register.filter

@@ -31,6 +31,18 @@
     return file && file.size > Number(form.dataset.maxBytes) ? input : null;
   }
 
+  // The version field follows the file picked (its app description's version) until the
+  // user types in it: what they typed is theirs, and no file replaces it. The version a file
+  // put there is remembered, so the next file can tell it from the user's.
+  function offerVersion(form, suggested) {
+    const version = form.querySelector("input[name=version]");
+    if (!version) return;
+    const ours = version.value === "" || version.value === (version.dataset.fromFile || "");
+    if (!ours) return;
+    version.value = suggested;
+    version.dataset.fromFile = suggested;
+  }
+
   // Picking a file: refuse one over 4 MB at once; otherwise post its first bytes to the
   // server's checks and show what they found (offering the app description's version).
   document.addEventListener("change", function (event) {
@@ -41,6 +53,9 @@
     const file = input.files && input.files[0];
     input.setCustomValidity("");
     box.replaceChildren();
+    // The previous file's version goes at once: an upload before the check answers must
+    // not carry it.
+    offerVersion(form, "");
     if (!file) return;
     if (file.size > Number(form.dataset.maxBytes)) {
       input.setCustomValidity(form.dataset.tooLarge);
@@ -65,10 +80,7 @@
         if (!input.files || input.files[0] !== file) return; // another file was picked since
         box.innerHTML = html; // the server's own escaped fragment
         const app = box.querySelector("[data-suggested-version]");
-        const version = form.querySelector("input[name=version]");
-        if (app && version && !version.value && app.dataset.suggestedVersion) {
-          version.value = app.dataset.suggestedVersion;
-        }
+        offerVersion(form, (app && app.dataset.suggestedVersion) || "");
       })
       .catch(function () {
         if (input.files && input.files[0] === file) {
@@ -126,6 +138,7 @@
     const form = document.getElementById("upload-form");
     if (!form) return;
     form.reset();
+    delete form.querySelector("input[name=version]").dataset.fromFile;
     form.querySelector("[data-image-check]").replaceChildren();
   });
 
