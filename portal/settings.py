@@ -254,6 +254,10 @@ PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 50, minimum=5)
 PORTAL_ALLOW_SELF_TOKEN = env_bool("PORTAL_ALLOW_SELF_TOKEN", False)
 PORTAL_AUDIT_RETENTION_DAYS = env_int("PORTAL_AUDIT_RETENTION_DAYS", 365, minimum=1)
 
+# Error reports (the technical 500 page in DEBUG, the admin mails) never show a token.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.debug.TokenSafeFilter"
+DEFAULT_EXCEPTION_REPORTER = "portal.debug.TokenSafeReporter"
+
 LOG_LEVEL = env_str("PORTAL_LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
