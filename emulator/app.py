@@ -206,6 +206,8 @@ class Controls:
 
     def set_fault(self, fault: Fault) -> Fault:
         """Newest fault wins; it replaces an older one on the same ``path``."""
+        if fault.kind == "gzip_bomb":
+            _gzip_bomb(fault.size or DEFAULT_SIZES["gzip_bomb"])  # compressed now, not per request
         with self._lock:
             self._faults = [f for f in self._faults if f.path != fault.path]
             self._faults.insert(0, fault)

@@ -77,17 +77,18 @@ def list_reads(emulator) -> int:
 
 @pytest.mark.parametrize(
     ("kind", "size"),
-    [("huge", 64 * MiB), ("gzip_bomb", 128 * MiB)],
+    [("huge", 64 * MiB), ("gzip_bomb", 64 * MiB)],
     ids=["huge", "gzip bomb"],
 )
 def test_an_answer_over_the_body_limit_ends_in_bounded_time_and_memory(
     emulator_process, kind, size, log_lines
 ):
     fault_in(emulator_process, kind, size)
-    client = IoTClient(TOKEN_A, base_url=emulator_process, timeout=DEADLINE, retries=1)
+    # A roomy deadline: what must stop this answer is the size limit, on a loaded machine too.
+    client = IoTClient(TOKEN_A, base_url=emulator_process, timeout=5.0, retries=1)
     error, took, peak = ends_unusable(client.list_devices)
     assert error.message == UNREADABLE
-    assert took < DEADLINE and peak < 2 * LIMIT
+    assert took < 5.0 and peak < 2 * LIMIT
     reads = requests.get(f"{emulator_process}/_emulator/log", timeout=5).json()["data"]
     assert len(reads) == 1  # an answer over the limit is not asked for again
     assert any("body size" in line and "IOT_API_MAX_BODY_BYTES" in line for line in log_lines)
@@ -134,19 +135,21 @@ def test_the_pages_of_a_list_share_one_deadline(client, emulator):
     assert list_reads(emulator) <= 3
 
 
-def test_a_next_link_to_the_same_page_ends_the_list_at_once(client, emulator):
-    emulator.set_fault("next_loop")
-    devices = client.list_devices()
-    assert len(devices) == len(emulator.uids(TOKEN_A))
-    assert list_reads(emulator) == 1
+def test_a_next_link_to_the_same_page_ends_the_list_at_once():
+    with Emulator(tokens=(TOKEN_A,)) as own:  # its own log: no other test's reads in it
+        own.set_fault("next_loop")
+        devices = IoTClient(TOKEN_A, base_url=own.url, timeout=DEADLINE).list_devices()
+        assert len(devices) == len(own.uids(TOKEN_A))
+        assert list_reads(own) == 1
 
 
-def test_a_list_longer_than_the_page_limit_is_unusable(client, emulator, settings, log_lines):
+def test_a_list_longer_than_the_page_limit_is_unusable(settings, log_lines):
     settings.IOT_API_MAX_PAGES = 5
-    emulator.set_page_size(1)
-    error, _, _ = ends_unusable(client.list_devices)
-    assert error.message == UNREADABLE
-    assert list_reads(emulator) == 5
+    with Emulator(tokens=(TOKEN_A,), page_size=1) as own:
+        client = IoTClient(TOKEN_A, base_url=own.url, timeout=DEADLINE)
+        error, _, _ = ends_unusable(client.list_devices)
+        assert error.message == UNREADABLE
+        assert list_reads(own) == 5
     assert any("IOT_API_MAX_PAGES=5" in line for line in log_lines)
 
 
