@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import re
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -26,7 +28,29 @@ from emulator import validation
 from emulator.state import State
 from emulator.validation import ApiError
 
-FAULT_KINDS = ("500", "503_html", "html", "malformed", "hang", "429", "drop", "raw")
+FAULT_KINDS = (
+    "500",
+    "503_html",
+    "html",
+    "malformed",
+    "hang",
+    "429",
+    "drop",
+    "raw",
+    "huge",
+    "gzip_bomb",
+    "trickle",
+    "next_loop",
+    "deep",
+)
+# What the size-driven kinds send when the fault gives no size (bytes; nesting for "deep").
+DEFAULT_SIZES = {
+    "huge": 200 * 1024 * 1024,
+    "gzip_bomb": 1024 * 1024 * 1024,
+    "trickle": 64,
+    "deep": 100_000,
+}
+_CHUNK = 64 * 1024
 
 # Uploads above this are refused before parsing; the 4 MB rule itself is a 422 like upstream.
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
@@ -141,6 +165,10 @@ class Fault:
     status: int = 200
     body_b64: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    # "huge", "gzip_bomb", "trickle": the (decoded) body's bytes; "deep": its nesting. 0: the
+    # kind's default (DEFAULT_SIZES). "trickle": seconds between two bytes.
+    size: int = 0
+    interval: float = 1.0
     _regex: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -148,6 +176,8 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(FAULT_KINDS)}")
         if self.count is not None and self.count < 1:
             raise ValueError("count must be a positive integer or null")
+        if self.size < 0 or self.interval < 0:
+            raise ValueError("size and interval must be >= 0")
         self._regex = re.compile(self.path) if self.path is not None else None
 
     def matches(self, path: str) -> bool:
@@ -176,6 +206,8 @@ class Controls:
 
     def set_fault(self, fault: Fault) -> Fault:
         """Newest fault wins; it replaces an older one on the same ``path``."""
+        if fault.kind == "gzip_bomb":
+            _gzip_bomb(fault.size or DEFAULT_SIZES["gzip_bomb"])  # compressed now, not per request
         with self._lock:
             self._faults = [f for f in self._faults if f.path != fault.path]
             self._faults.insert(0, fault)
@@ -323,7 +355,32 @@ class EmulatorApp:
             for name, value in fault.headers.items():
                 response.headers[name] = value
             return response
+        size = fault.size or DEFAULT_SIZES.get(kind, 0)
+        if kind == "huge":
+            # Valid JSON of exactly `size` bytes, streamed: only a size limit stops it.
+            return _streamed(_padded(size), size)
+        if kind == "gzip_bomb":
+            compressed = _gzip_bomb(size)
+            response = _streamed(iter([compressed]), len(compressed))
+            response.headers["Content-Encoding"] = "gzip"
+            return response
+        if kind == "trickle":
+            body = b"".join(_padded(max(size, len(_PAD_HEAD) + len(_PAD_TAIL))))
+            return _streamed(self._trickle(body, fault.interval), len(body))
+        if kind == "next_loop":
+            # A page whose next link is itself: same origin, so only a loop check stops it.
+            token = _bearer(request)
+            devices = self.state.list_devices(token) if self.state.is_token(token) else []
+            return json_response({"data": devices, "links": {"next": request.url}})
+        if kind == "deep":
+            body = b'{"data":' + b"[" * size + b"]" * size + b"}"
+            return Response(body, status=200, content_type="application/json")
         raise AssertionError(kind)
+
+    def _trickle(self, body: bytes, interval: float) -> Iterable[bytes]:
+        for i in range(len(body)):
+            yield body[i : i + 1]
+            self.controls.sleep(interval)  # clear_faults/reset/stop end the wait
 
     def _dispatch(self, request: Request, token: str | None) -> Response:
         adapter = API_MAP.bind_to_environ(request.environ)
@@ -502,7 +559,17 @@ class EmulatorApp:
 
     def control_set_fault(self, request: Request) -> tuple[int, Any]:
         data = _json_body(request)
-        known = {"kind", "count", "path", "retry_after", "hang_seconds", "status", "body_b64"}
+        known = {
+            "kind",
+            "count",
+            "path",
+            "retry_after",
+            "hang_seconds",
+            "status",
+            "body_b64",
+            "size",
+            "interval",
+        }
         unknown = set(data) - known - {"headers"}
         if unknown:
             raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
@@ -515,6 +582,8 @@ class EmulatorApp:
             status=int(data.get("status", 200)),
             body_b64=str(data.get("body_b64", "")),
             headers={str(k): str(v) for k, v in (data.get("headers") or {}).items()},
+            size=int(data.get("size", 0)),
+            interval=float(data.get("interval", 1.0)),
         )
         self.controls.set_fault(fault)
         return 201, {"message": "Fault set.", "data": fault.as_dict()}
@@ -553,6 +622,36 @@ class EmulatorApp:
         if token is None:
             return 404, {"message": "Device not found."}
         return 200, {"data": self.state.received_commands(token, uid)}
+
+
+_PAD_HEAD = b'{"data":[],"pad":"'
+_PAD_TAIL = b'"}'
+
+
+def _padded(size: int) -> Iterable[bytes]:
+    """`{"data":[],"pad":"xxx..."}` of exactly `size` bytes (at least its frame), in chunks."""
+    left = max(0, size - len(_PAD_HEAD) - len(_PAD_TAIL))
+    yield _PAD_HEAD
+    while left:
+        n = min(left, _CHUNK)
+        yield b"x" * n
+        left -= n
+    yield _PAD_TAIL
+
+
+@functools.lru_cache(maxsize=4)
+def _gzip_bomb(size: int) -> bytes:
+    """A gzip body that inflates to `size` bytes of valid JSON (1 GiB: about 1 MiB)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [packer.compress(chunk) for chunk in _padded(size)]
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+def _streamed(chunks: Iterable[bytes], length: int) -> Response:
+    response = Response(chunks, status=200, content_type="application/json")
+    response.headers["Content-Length"] = str(length)
+    return response
 
 
 def _shutdown(request: Request) -> None:

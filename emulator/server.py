@@ -156,11 +156,17 @@ class Emulator:
         status: int = 200,
         body: bytes = b"",
         headers: dict[str, str] | None = None,
+        size: int = 0,
+        interval: float = 1.0,
     ) -> None:
         """Inject a fault into API requests (see README for the kinds).
 
         ``raw`` answers with exactly ``status``, ``headers`` and ``body`` (no Content-Type
         unless given): any answer an upstream could send, broken or not.
+
+        ``huge``, ``gzip_bomb`` and ``trickle`` send ``size`` bytes (decoded), ``deep`` nests
+        ``size`` levels (0: each kind's default); ``trickle`` waits ``interval`` seconds
+        between two bytes.
 
         ``count`` limits how many requests it hits (None: until cleared); ``path`` is a regex
         searched in the request path. A newer fault replaces one with the same ``path``.
@@ -175,6 +181,8 @@ class Emulator:
                 status=status,
                 body_b64=base64.b64encode(body).decode(),
                 headers=dict(headers or {}),
+                size=size,
+                interval=interval,
             )
         )
 

@@ -159,3 +159,19 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("Audit entries are append-only; use manage.py prune_audit.")
+
+
+class ReadGeneration(models.Model):
+    """The current generation of one token's cached reads, where every worker sees it.
+
+    The read cache is per process when it is local memory (no REDIS_URL): a write clearing
+    one worker's generation would leave the others serving reads from before it. Kept in the
+    database instead, every worker of every instance reads the same generation (one query by
+    primary key per cached read), so a write is visible on the next read from any of them.
+    """
+
+    key = models.CharField(max_length=64, primary_key=True)  # the token's cache id
+    tag = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return f"{self.key}:{self.tag}"

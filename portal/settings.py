@@ -236,10 +236,17 @@ SECURE_CSP = {
 
 # The upstream device API.
 IOT_API_BASE_URL = env_str("IOT_API_BASE_URL", "https://api.iotbackend.cloud").rstrip("/")
+# The upstream is not trusted with the portal's resources (docs/security.md, "Limits on the
+# upstream"): every call has a total deadline (seconds: connect, headers and body, every page
+# and retry of a list read together), every answer a size limit on its decoded bytes, and a
+# list a page limit.
 IOT_API_TIMEOUT = env_float("IOT_API_TIMEOUT", 10.0, minimum=0.1)
 IOT_API_CONNECT_TIMEOUT = env_float("IOT_API_CONNECT_TIMEOUT", 3.05, minimum=0.1)
 IOT_API_READ_RETRIES = env_int("IOT_API_READ_RETRIES", 2, minimum=0)
 IOT_API_UPLOAD_TIMEOUT = env_float("IOT_API_UPLOAD_TIMEOUT", 60.0, minimum=1)
+# 8 MiB: a 5,000-device list is about 2 MiB.
+IOT_API_MAX_BODY_BYTES = env_int("IOT_API_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=64 * 1024)
+IOT_API_MAX_PAGES = env_int("IOT_API_MAX_PAGES", 100, minimum=1)
 # How long identical reads for one token are shared (seconds; 0 turns the cache off).
 PORTAL_READ_CACHE_SECONDS = env_float("PORTAL_READ_CACHE_SECONDS", 5.0, minimum=0)
 # How often device pages refresh their live fields (seconds; 0 turns auto-refresh off).
@@ -253,6 +260,10 @@ PORTAL_ONLINE_WINDOW_SECONDS = env_int("PORTAL_ONLINE_WINDOW_SECONDS", 300, mini
 # Whether users may enter their own API token on the "My API token" page.
 PORTAL_ALLOW_SELF_TOKEN = env_bool("PORTAL_ALLOW_SELF_TOKEN", False)
 PORTAL_AUDIT_RETENTION_DAYS = env_int("PORTAL_AUDIT_RETENTION_DAYS", 365, minimum=1)
+
+# Error reports (the technical 500 page in DEBUG, the admin mails) never show a token.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.debug.TokenSafeFilter"
+DEFAULT_EXCEPTION_REPORTER = "portal.debug.TokenSafeReporter"
 
 LOG_LEVEL = env_str("PORTAL_LOG_LEVEL", "INFO").upper()
 LOGGING = {

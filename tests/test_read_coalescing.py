@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from emulator.pytest_plugin import TOKEN_A
-from portal.iot import IoTClient
+from portal.iot import IoTClient, UpstreamUnavailable
 from portal.roles import Role
 from tests.conftest import make_user
 from tests.devices_helpers import HTMX, uid_of, upstream_calls
@@ -130,3 +130,17 @@ def test_the_cache_key_names_the_tokens_id_never_its_value(token_a, emulator, se
     key = client._cache._key("devices")
     assert key.startswith(f"iot:{token_a.pk}:") and TOKEN_A not in key
     assert len(upstream_calls(emulator, "GET")) == 1
+
+
+def test_a_shared_failure_is_forgotten_after_two_seconds(token_a, emulator, settings):
+    settings.PORTAL_READ_CACHE_SECONDS = 30
+    client = IoTClient(TOKEN_A, cache_id=token_a.pk, retries=0)
+    emulator.set_fault("500", count=1)
+    with pytest.raises(UpstreamUnavailable):
+        client.list_devices()
+    with pytest.raises(UpstreamUnavailable):
+        client.list_devices()  # shared: the upstream is not asked again at once
+    assert list_reads(emulator) == 1
+    threading.Event().wait(2.5)  # the upstream has healed by now
+    assert len(client.list_devices()) >= 12
+    assert list_reads(emulator) == 2

@@ -1,7 +1,9 @@
 """The per-token read cache: identical reads of one token shared for a short window.
 
 A team sharing one token must not multiply upstream reads. Reads are keyed by the token's
-cache id (never the token) and a generation tag that every write replaces.
+cache id (never the token) and a generation tag that every write replaces. The generation
+lives where every worker of every instance sees it: in the cache when the cache is shared
+(Redis), in the database when it is each process's own memory (LocMem, the default).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError, transaction
 from redis.exceptions import RedisError
 
 from portal.iot.errors import RateLimited, TokenRejected, UpstreamUnavailable
@@ -23,6 +26,17 @@ logger = logging.getLogger("portal.iot")
 
 # What a cache backend raises when its server is away (Redis down, a socket error).
 CACHE_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError)
+# What may fail while the generation is read or replaced: the cache, or the database.
+_GENERATION_ERRORS: tuple[type[Exception], ...] = (*CACHE_ERRORS, DatabaseError)
+
+
+def _new_tag() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def generation_in_database() -> bool:
+    """Whether the cache is each process's own, so the generation must live in the database."""
+    return settings.CACHES["default"]["BACKEND"].endswith(".LocMemCache")
 
 
 class ReadCache:
@@ -42,10 +56,16 @@ class ReadCache:
         past its MAX_ENTRIES, Redis under maxmemory), a counter would restart at 1 and could
         bring back reads cached under an old 1 before the write; a fresh tag never can.
         """
+        if generation_in_database():
+            from portal.models import ReadGeneration
+
+            tags = ReadGeneration.objects.filter(key=str(self.cache_id)).values_list("tag")[:1]
+            # No row: no write yet, and none of the reads cached under "-" came before one.
+            return next((tag for (tag,) in tags), "-")
         key = f"iot:{self.cache_id}:gen"
         generation = cache.get(key)
         if generation is None:
-            generation = uuid.uuid4().hex[:16]
+            generation = _new_tag()
             if not cache.add(key, generation, None):
                 generation = cache.get(key) or generation
         return str(generation)
@@ -62,9 +82,10 @@ class ReadCache:
         if self.cache_id is None or window <= 0:
             return fetch()
         try:
-            return self._single_flight(self._key(*parts), fetch, window)
-        except CACHE_ERRORS as error:
-            # Only cache calls made before the read can get here (see _single_flight).
+            key = self._key(*parts)
+            return self._single_flight(key, fetch, window)
+        except _GENERATION_ERRORS as error:
+            # Only calls made before the read can get here (see _single_flight).
             logger.warning("read cache unavailable (%s); reading directly", type(error).__name__)
             return fetch()
 
@@ -97,13 +118,23 @@ class ReadCache:
         return fetch()
 
     def invalidate(self) -> None:
-        """Forget every cached read for this token (after a write)."""
-        if self.cache_id is not None:
-            try:
-                cache.set(f"iot:{self.cache_id}:gen", uuid.uuid4().hex[:16], None)
-            except CACHE_ERRORS as error:
-                # Nothing can be served from a cache that is down; it is only logged.
-                logger.warning("read cache unavailable (%s) for invalidation", type(error).__name__)
+        """Forget every cached read for this token (after a write), in every worker."""
+        if self.cache_id is None or settings.PORTAL_READ_CACHE_SECONDS <= 0:
+            return  # nothing is cached, so nothing can be stale
+        try:
+            if generation_in_database():
+                from portal.models import ReadGeneration
+
+                # A savepoint: a failure here must not break a transaction around the write.
+                with transaction.atomic():
+                    ReadGeneration.objects.update_or_create(
+                        key=str(self.cache_id), defaults={"tag": _new_tag()}
+                    )
+            else:
+                cache.set(f"iot:{self.cache_id}:gen", _new_tag(), None)
+        except _GENERATION_ERRORS as error:
+            # A cache that is down serves nothing; a database that is down serves no page.
+            logger.warning("read cache unavailable (%s) for invalidation", type(error).__name__)
 
 
 def _waits(limit: float) -> Iterator[None]:

@@ -11,6 +11,7 @@ import re
 from typing import IO, Any
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from requests_toolbelt.multipart.encoder import MultipartEncoder
 
 from portal.iot.cache import ReadCache
@@ -47,6 +48,7 @@ class IoTClient:
     and 502/503/504, with a short backoff; writes are never retried.
     """
 
+    @sensitive_variables("token")
     def __init__(
         self,
         token: str,
@@ -64,7 +66,8 @@ class IoTClient:
             connect_timeout=connect_timeout,
             retries=retries,
         )
-        wait = self._transport.timeout + self._transport.connect_timeout + 2
+        # A waiter gives up a little after the reader's own deadline would have ended it.
+        wait = self._transport.timeout + 2
         self._cache = ReadCache(cache_id, wait_limit=wait)
 
     def __repr__(self) -> str:
@@ -251,6 +254,7 @@ class IoTClient:
         )
 
 
+@sensitive_variables("plaintext")
 def client_for(user) -> IoTClient:
     """The client for a signed-in user, with their mapped token decrypted in memory only.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import requests
 
 from portal.display import text as _text
 from portal.iot.transport import json_body
@@ -90,14 +89,17 @@ class _DeviceListBody(msgspec.Struct):
 _DEVICE_LIST = msgspec.json.Decoder(_DeviceListBody)
 
 
-def device_list_body(response: requests.Response) -> Any:
-    """The list's body with `data` as DeviceSummary objects."""
+def device_list_body(body: bytes) -> Any:
+    """The list's body with `data` as DeviceSummary objects; None when it is not JSON."""
     try:
-        body = _DEVICE_LIST.decode(response.content)
-    except msgspec.DecodeError:  # also a ValidationError: JSON, but not of the expected types
-        generic = json_body(response)
+        decoded = _DEVICE_LIST.decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        # Also a ValidationError: JSON, but not of the expected types. The generic reading
+        # is lenient (invalid UTF-8, lone surrogates), and a device it cannot type is kept
+        # with its values as text.
+        generic = json_body(body)
         if isinstance(generic, dict) and isinstance(generic.get("data"), list):
             devices = (DeviceSummary.lenient(item) for item in generic["data"])
             return {**generic, "data": [d for d in devices if d is not None]}
         return generic
-    return {"data": body.data, "links": body.links, "meta": body.meta}
+    return {"data": decoded.data, "links": decoded.links, "meta": decoded.meta}

@@ -87,10 +87,13 @@ def deployment(request, collected_static, emulator_server) -> Iterator[dep.Deplo
         }
         migrate_output = dep.manage(env, "migrate", "--noinput")  # onto the empty database
         dep.manage(env, "shell", stdin=SETUP_SCRIPT)  # stdin, not argv: no token in `ps`
-        count, workers = (2, 2) if backend == "postgres-redis" else (1, 1)
+        # Both as installed: PORTAL_WORKERS defaults to 2, so the one SQLite instance has two
+        # workers, each with its own local-memory cache.
+        count, workers = (2, 2) if backend == "postgres-redis" else (1, 2)
         running = stack.enter_context(dep.instances(env, count, workers, data_dir))
         yield dep.Deployment(
             name=backend,
+            caches=1 if backend == "postgres-redis" else count * workers,
             urls=[url for url, _ in running],
             database_url=env["DATABASE_URL"],
             env=env,

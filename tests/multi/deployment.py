@@ -138,6 +138,7 @@ class Deployment:
     name: str
     urls: list[str]
     database_url: str
+    caches: int  # read caches that are not shared: 1 with Redis, one per worker with LocMem
     env: dict[str, str]
     migrate_output: str = ""
     logs: list[Path] = field(default_factory=list)

@@ -1,4 +1,7 @@
-"""Identical reads on one token are coalesced across instances: one upstream read per window."""
+"""Identical reads on one token are coalesced across instances: one upstream read per window.
+
+With Redis, one read for every instance; with the local-memory cache, one per worker.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +50,7 @@ def test_concurrent_device_lists_on_both_instances_make_one_upstream_read(deploy
     responses = _fetch_all(sessions, per_session=3)
     assert [r.status_code for r in responses] == [200] * 12
     assert all("Kitchen Relay" in r.text for r in responses)
-    assert _list_reads(emulator) == 1
+    assert 1 <= _list_reads(emulator) <= deployment.caches
 
 
 def test_the_next_window_reads_the_upstream_once_more(deployment, emulator):
@@ -55,7 +58,7 @@ def test_the_next_window_reads_the_upstream_once_more(deployment, emulator):
     emulator.clear_log()
     _fetch_all(sessions, per_session=1)
     before = _list_reads(emulator)  # 0 if the previous test's window was still open
-    assert before <= 1
+    assert before <= deployment.caches
     time.sleep(WINDOW + 0.3)
     _fetch_all(sessions, per_session=2)
-    assert _list_reads(emulator) == before + 1
+    assert 1 <= _list_reads(emulator) - before <= deployment.caches
