@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0003_api_token_personal_for"),
+        ("portal", "0005_remove_fleet_work"),
     ]
 
     operations = [
