@@ -425,12 +425,15 @@ class Batch:
                 problems.append(f"{endpoint} not sent, {recorded} audit rows")
         if case.read_only and writes:
             problems.append(f"a read-only page made upstream writes: {dict(writes)}")
-        # A 404 is a URL that resolved to no view at all: nothing was attempted.
-        expected_rows = 0 if result.status == 404 else 1
-        if case.refused and (upstream or len(audit) != expected_rows):
+        # The refusal (403) reached the view's role check, which records it; a 500 there is a
+        # refusal that failed. Other answers (a 404 for a URL that matched no view, gunicorn's
+        # 400 for a request line too long) never reached a view.
+        reached = result.status in (403, 500)
+        wrong_rows = len(audit) != 1 if reached else len(audit) > 1
+        if case.refused and (upstream or wrong_rows):
             problems.append(
                 f"a refused attempt made {len(upstream)} upstream calls and left "
-                f"{len(audit)} audit rows (expected 0 and {expected_rows})"
+                f"{len(audit)} audit rows (expected 0 and {1 if reached else 'at most 1'})"
             )
         if problems:
             self._violate("audit", case, result, "; ".join(problems))
