@@ -13,6 +13,7 @@ from django.core.cache import cache
 from emulator.pytest_plugin import TOKEN_A, TOKEN_B, emulator, emulator_server  # noqa: F401
 from portal import services
 from portal.roles import Role
+from tests.hostile.summary import pytest_terminal_summary  # noqa: F401 (the hostile suite's line)
 
 PASSWORD = "correct-horse-battery-staple"
 
