@@ -27,9 +27,7 @@ def _panel(
     context: dict[str, object] = {
         "draft": draft,
         "uid": uid,
-        "device_name": (request.POST.get("device_name") or request.GET.get("device_name") or uid)[
-            :100
-        ],
+        "device_name": _device_name(request, uid),
         "form": form or ButtonForm(),
         "flash": flash,
     }
@@ -45,6 +43,11 @@ def _panel(
     return response
 
 
+def _device_name(request: HttpRequest, uid: str) -> str:
+    """The device's name the page passed along (for sentences and the audit row), or its uid."""
+    return (request.POST.get("device_name") or request.GET.get("device_name") or uid)[:100]
+
+
 @login_required
 @require_GET
 @requires("view_devices")
@@ -54,7 +57,7 @@ def buttons_panel(request: HttpRequest, uid: str) -> HttpResponse:
 
 def _form(request: HttpRequest, uid: str, form: ButtonForm, **extra: object) -> HttpResponse:
     """Only the create form, with what was typed (errors, a draft from the command form)."""
-    context = {"uid": uid, "form": form, **extra}
+    context = {"uid": uid, "form": form, "device_name": _device_name(request, uid), **extra}
     if not request.htmx:
         return _panel(request, uid, form=form)
     response = render(request, "devices/buttons.html#button_form", context)

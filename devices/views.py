@@ -110,24 +110,58 @@ def field_value(request: HttpRequest, uid: str, field: str) -> HttpResponse:
 def field_edit(request: HttpRequest, uid: str, field: str) -> HttpResponse:
     """The field as a form: in place with htmx, or a small page without JavaScript."""
     device = _device(request, uid)
-    context = _field_context(uid, _field(field), device.get(field), device=device)
+    # The form carries the value it started from and the device's name, for the audit row.
+    context = _field_context(
+        uid, _field(field), device.get(field), device=device,
+        was=device.get(field) or "", device_name=device.get("name") or "",
+    )  # fmt: skip
     template = "devices/edit.html#form" if request.htmx else "devices/edit.html"
     return render(request, template, context)
+
+
+def _detail_or_nothing(request: HttpRequest, uid: str) -> dict[str, Any]:
+    try:
+        return client_for(request.user).get_device(uid)
+    except IoTError:
+        return {}  # the rename goes ahead; its row just lacks the old value
 
 
 @login_required
 @require_POST
 @requires("rename_device", action="device.rename")
 def rename(request: HttpRequest, uid: str) -> HttpResponse:
-    """Save a new name or description; the upstream's validation shows beside the field."""
+    """Save a new name or description; the upstream's validation shows beside the field.
+
+    The audit row records the old value ("from") beside the new one, and names the device
+    as it was called before the edit. Both come from the edit form's hidden fields; a post
+    without them (a script, an old page) costs one read of the detail, usually cached."""
     field = "description" if "description" in request.POST else "name"
     value = request.POST.get(field, "")
+    sent: dict[str, Any] = {field: value}
+    if "was" in request.POST:
+        sent["from"] = request.POST.get("was", "")
+    detail: dict[str, Any] = {}
+
+    def save() -> Any:
+        if "from" not in sent:
+            detail.update(_detail_or_nothing(request, uid))
+            if detail:
+                sent["from"] = detail.get(field) or ""
+        return client_for(request.user).update_device(uid, **{field: value})
+
+    def name() -> str:
+        if field == "name" and "from" in sent:
+            return sent["from"]
+        return request.POST.get("device_name") or detail.get("name") or ""
+
     outcome = perform(
         request,
         "device.rename",
-        lambda: client_for(request.user).update_device(uid, **{field: value}),
+        save,
         device_uid=uid,
-        sent={field: value},
+        device_name=name,
+        sent=sent,
+        check={field: value},  # the old value is the upstream's, not the user's to check
         success=f"{EDITABLE[field]} saved.",
         status=200,
     )
@@ -141,6 +175,10 @@ def rename(request: HttpRequest, uid: str) -> HttpResponse:
     errors = outcome.field_errors(field)
     # What was typed goes back into the field, made fit for a page (it may be what was refused).
     shown = storable.shown(value)
-    context = _field_context(uid, field, shown, errors=errors, device={"uid": uid})
+    context = _field_context(
+        uid, field, shown, errors=errors, device={"uid": uid},
+        was=storable.shown(request.POST.get("was", "")),
+        device_name=storable.shown(request.POST.get("device_name", "")),
+    )  # fmt: skip
     template = "devices/edit.html#form" if request.htmx else "devices/edit.html"
     return render(request, template, context)

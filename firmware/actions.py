@@ -104,11 +104,20 @@ def run_upload(request: HttpRequest, uid: str, form: UploadForm, *, rollout: boo
     except IoTError:
         device = None
     image = images.inspect(head_of(file, images.HEAD_BYTES), device)
-    checked = {"image": image, "chip_unknown": images.device_chip(device) is None}
+    # The name the device has now, for the audit rows (None: the page's own field).
+    name = (device or {}).get("name") or None
+    checked = {
+        "image": image,
+        "chip_unknown": images.device_chip(device) is None,
+        "device_name": name or "",
+    }
     if image.error or (image.warnings and not form.cleaned_data["upload_anyway"]):
         if image.error:  # refused; unconfirmed warnings only ask first, like a confirmation
             sent = {**outcomes.typed(form), "filename": file.name, "bytes": file.size}
-            outcomes.refuse(request, "firmware.upload", image.error, device_uid=uid, sent=sent)
+            outcomes.refuse(
+                request, "firmware.upload", image.error, device_uid=uid, device_name=name,
+                sent=sent,
+            )  # fmt: skip
         return UploadOutcome(
             message=image.error or "Confirm the warnings to upload anyway.",
             partial="check",
@@ -116,7 +125,7 @@ def run_upload(request: HttpRequest, uid: str, form: UploadForm, *, rollout: boo
             reswap="innerHTML",
             context=checked,
         )
-    outcome = _send(request, client, uid, form, image)
+    outcome = _send(request, client, uid, form, image, device_name=name)
     outcome.context.update(checked)
     if outcome.ok and rollout and not outcome.md5_mismatch:
         _roll_out(request, client, uid, outcome)
@@ -128,7 +137,13 @@ def run_upload(request: HttpRequest, uid: str, form: UploadForm, *, rollout: boo
 
 
 def _send(
-    actor: Who, client: IoTClient, uid: str, form: UploadForm, image: images.ImageCheck
+    actor: Who,
+    client: IoTClient,
+    uid: str,
+    form: UploadForm,
+    image: images.ImageCheck,
+    *,
+    device_name: str | None = None,
 ) -> UploadOutcome:
     data = form.cleaned_data
     file = data["file"]
@@ -166,7 +181,10 @@ def _send(
         )
 
     check = {**sent, "notes": data["notes"]}
-    outcome = perform(actor, "firmware.upload", upload, device_uid=uid, sent=sent, check=check)
+    outcome = perform(
+        actor, "firmware.upload", upload, device_uid=uid, device_name=device_name, sent=sent,
+        check=check,
+    )  # fmt: skip
     if not outcome.ok:
         result = UploadOutcome(message=outcome.message, level=outcome.level)
         result.local_md5 = sent.get("md5", "")
@@ -273,16 +291,19 @@ def set_target(
 def trigger_ota(actor: Who, client: IoTClient, uid: str) -> dict[str, Any]:
     """Trigger an OTA update of the device's target; returns a notice for the page."""
     sent: dict[str, Any] = {}
+    device: dict[str, Any] = {}
 
     def trigger() -> Any:
-        target = client.get_device(uid).get("target_firmware")
+        device.update(client.get_device(uid))
+        target = device.get("target_firmware")
         target = target if isinstance(target, dict) else {}
         sent.update(md5=md5_of(target), name=target.get("name"), version=target.get("version"))
         return client.trigger_ota(uid)
 
     outcome = perform(
-        actor, "firmware.ota", trigger, device_uid=uid, sent=sent, success="OTA check triggered."
-    )
+        actor, "firmware.ota", trigger, device_uid=uid, sent=sent, success="OTA check triggered.",
+        device_name=lambda: device.get("name") or None,  # the detail just read, or the page's
+    )  # fmt: skip
     if outcome.ok:
         return notice(outcome, follow_since=int(time.time()))
     return notice(outcome)

@@ -51,6 +51,7 @@ def record(
     *,
     outcome: str = AuditEvent.Outcome.OK,
     device_uid: str = "",
+    device_name: str = "",
     sent: dict[str, Any] | None = None,
     status_code: int | None = None,
     message: str = "",
@@ -59,6 +60,9 @@ def record(
     ip: str | None = None,
 ) -> AuditEvent | None:
     """Append one entry. `sent` holds what the user sent (a name, a payload), never a token.
+
+    `device_name` is the device's name as the page knew it (shown beside the uid, which is
+    what identifies the device: the name is only what the user saw).
 
     `username` names someone who is not signed in (a failed sign-in's attempted name).
     Without a request (a background job), pass `user` and `ip`. Returns None only when the
@@ -76,6 +80,10 @@ def record(
         ip=ip or client_ip(request),
         token_label=storable.text(_token_label(user), 100),
         device_uid=storable.text(device_uid, 100),
+        # A name that is only the uid again (a page that knew no name) says nothing.
+        device_name=(
+            storable.text(device_name, 100) if device_uid and device_name != device_uid else ""
+        ),
         action=storable.text(action, 50),
         sent=storable.bounded(sent),
         outcome=outcome,

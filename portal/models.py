@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from portal import crypto, storable
+from portal.audit_actions import words
 from portal.roles import PERMISSIONS
 
 
@@ -138,6 +139,9 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     token_label = models.CharField(max_length=100, blank=True)
     device_uid = models.CharField(max_length=100, blank=True, db_index=True)
+    # The device's name as the page knew it when the row was written (a rename: the old
+    # name): the upstream's name changes, the row must still read as it did that day.
+    device_name = models.CharField(max_length=100, blank=True)
     action = models.CharField(max_length=50, db_index=True)
     sent = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, db_index=True)
@@ -159,6 +163,11 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("Audit entries are append-only; use manage.py prune_audit.")
+
+    @property
+    def action_words(self) -> str:
+        """The action as the log reads it ("Renamed device"); the code stays in `action`."""
+        return words(self.action)
 
 
 class ReadGeneration(models.Model):

@@ -16,6 +16,10 @@ check, a body too big to read). An unknown outcome is never retried here or anyw
 device may have acted on it, so the user is told to check it first.
 
 `actor` is the request, or an `Actor` (user and address) for a job that has no request.
+
+The row names the device by uid and by the name the page knew it by (`device_name`): given
+by the view, or else the page's own `device_name` field (the device pages carry one in
+every write form), so the log reads as the user saw it that day, whatever it is called now.
 """
 
 from __future__ import annotations
@@ -26,11 +30,16 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest
 
 from portal import audit, storable
 from portal.iot import IoTError, OutcomeUnknown, Rejected, level_of
 from portal.models import AuditEvent
+
+SMALL_BODY = 64 * 1024  # bytes of a form post read just to find the page's `device_name`
+# A device's name for the audit row: given, learnt during the call, or None (the page's).
+Name = str | Callable[[], str | None] | None
 
 SUCCESS, WARNING, ERROR, UNKNOWN = "success", "warning", "error", "unknown"
 UNKNOWN_MESSAGE = "Outcome unknown: check the device before trying again."
@@ -55,6 +64,32 @@ class Actor:
         if isinstance(who, Actor):
             return who
         return cls(user=getattr(who, "user", None), ip=audit.client_ip(who), request=who)
+
+    def device_name(self) -> str:
+        """The `device_name` field the page sent with the write, or "" (a job, a script)."""
+        request = self.request
+        if request is None:
+            return ""
+        source = request.GET
+        if request.method == "POST":
+            # Never parse a big body here (a file upload): refusing an oversized one must
+            # not read it. A page's write form is a few hundred bytes.
+            parsed = "_post" in request.__dict__
+            if not parsed and _length(request) > SMALL_BODY:
+                return ""
+            try:
+                source = request.POST
+            except (SuspiciousOperation, OSError, ValueError):
+                return ""  # a body too big or broken: the row is recorded without a name
+        value = source.get("device_name", "")
+        return value.strip() if isinstance(value, str) else ""
+
+
+def _length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return SMALL_BODY + 1
 
 
 @dataclass
@@ -144,6 +179,7 @@ def refuse(
     message: str,
     *,
     device_uid: str = "",
+    device_name: Name = None,
     sent: Mapping[str, Any] | None = None,
     errors: dict[str, list[str]] | None = None,
     status: int | None = None,
@@ -151,8 +187,9 @@ def refuse(
     """A write the portal refused before anything was sent: one `refused` audit row."""
     who = Actor.of(actor)
     event = _record(
-        who, action, AuditEvent.Outcome.REFUSED, device_uid, sent, status=status, message=message
-    )
+        who, action, AuditEvent.Outcome.REFUSED, (device_uid, device_name), sent,
+        status=status, message=message,
+    )  # fmt: skip
     return Outcome(ERROR, message, errors=dict(errors or {}), event=event)
 
 
@@ -162,6 +199,7 @@ def perform(
     call: Callable[[], Any],
     *,
     device_uid: str = "",
+    device_name: Name = None,
     sent: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
     check: Mapping[str, Any] | None = None,
     form: forms.Form | None = None,
@@ -174,41 +212,45 @@ def perform(
     `call` may add to a mapping as it goes, like the md5 of an upload); `check` is what goes
     upstream or into the database, checked before `call` (default: `sent`). `success` is the
     message when the answer has none of its own; `status` the code recorded on success.
+    `device_name` is the device's name for the row (a function is asked after `call`, which
+    may be what learns it); None takes the page's `device_name` field.
     """
     who = Actor.of(actor)
+    device = (device_uid, device_name)
     if form is not None and not form.is_valid():
         given = dict(sent) if isinstance(sent, Mapping) else {}
         recorded = {**typed(form), **given}
         errors = {name: list(errs) for name, errs in form.errors.items()}
         return refuse(
-            who, action, problems(form), device_uid=device_uid, sent=recorded, errors=errors
-        )
+            who, action, problems(form), device_uid=device_uid, device_name=device_name,
+            sent=recorded, errors=errors,
+        )  # fmt: skip
     # The very mapping given, not a copy: a call may add to it (an upload's md5).
     record: Mapping[str, Any] = sent() if callable(sent) else sent if sent is not None else {}
     try:
         storable.check(check if check is not None else record)
     except storable.Unstorable as error:
         return refuse(
-            who, action, error.message, device_uid=device_uid, sent=record,
-            errors={error.field: [error.message]},
+            who, action, error.message, device_uid=device_uid, device_name=device_name,
+            sent=record, errors={error.field: [error.message]},
         )  # fmt: skip
     try:
         answer = call()
     except Refused as refusal:
         return refuse(
-            who, action, refusal.message, device_uid=device_uid, sent=record,
-            errors=refusal.errors, status=refusal.status,
+            who, action, refusal.message, device_uid=device_uid, device_name=device_name,
+            sent=record, errors=refusal.errors, status=refusal.status,
         )  # fmt: skip
     except OutcomeUnknown as error:
         # Never resent: the device may have acted on it. The user checks first.
         event = _record(
-            who, action, AuditEvent.Outcome.UNKNOWN, device_uid, record,
+            who, action, AuditEvent.Outcome.UNKNOWN, device, record,
             status=error.status, message=error.message,
         )  # fmt: skip
         return Outcome(UNKNOWN, UNKNOWN_MESSAGE, error=error, event=event)
     except IoTError as error:
         event = _record(
-            who, action, audit.outcome_of(error), device_uid, record,
+            who, action, audit.outcome_of(error), device, record,
             status=error.status, message=error.message,
         )  # fmt: skip
         errors = dict(error.errors) if isinstance(error, Rejected) else {}
@@ -219,14 +261,14 @@ def perform(
     except Exception as error:
         # A bug: still one row, then the error goes on to the error page and the logs.
         _record(
-            who, action, AuditEvent.Outcome.FAILED, device_uid, record,
+            who, action, AuditEvent.Outcome.FAILED, device, record,
             message=f"The portal failed ({type(error).__name__}).",
         )  # fmt: skip
         raise
     done = answer if isinstance(answer, Done) else Done(answer=answer)
     message = done.message or _message_of(done.answer, success)
     event = _record(
-        who, action, AuditEvent.Outcome.OK, device_uid, {**record, **done.sent},
+        who, action, AuditEvent.Outcome.OK, device, {**record, **done.sent},
         status=status, message=message if done.note is None else done.note,
     )  # fmt: skip
     # The answer is shown on a page: text no page can carry (a lone surrogate) is replaced.
@@ -244,17 +286,21 @@ def _record(
     who: Actor,
     action: str,
     outcome: str,
-    device_uid: str,
+    device: tuple[str, Name],
     sent: Mapping[str, Any] | None,
     *,
     status: int | None = None,
     message: str = "",
 ) -> AuditEvent | None:
+    device_uid, name = device
+    if callable(name):
+        name = name()
     return audit.record(
         who.request,
         action,
         outcome=outcome,
         device_uid=device_uid,
+        device_name=who.device_name() if name is None else name,
         sent=dict(sent or {}),
         status_code=status,
         message=message,

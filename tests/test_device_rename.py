@@ -34,7 +34,7 @@ def test_it_saves_a_new_name_in_place_and_updates_the_heading(as_operator, emula
     assert (event.action, event.outcome, event.sent, event.device_uid) == (
         "device.rename",
         AuditEvent.Outcome.OK,
-        {"name": "Pantry Relay"},
+        {"name": "Pantry Relay", "from": "Kitchen Relay"},
         uid,
     )
 
@@ -45,7 +45,7 @@ def test_it_saves_a_description(as_operator, emulator):
         reverse("devices:rename", args=[uid]), {"description": "Under the sink"}, headers=HTMX
     )
     assert emulator.state.device_detail(TOKEN_A, uid)["description"] == "Under the sink"
-    assert last_audit().sent == {"description": "Under the sink"}
+    assert last_audit().sent["description"] == "Under the sink"
 
 
 def test_it_shows_the_upstreams_validation_beside_the_field_and_keeps_the_typed_value(

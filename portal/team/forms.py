@@ -7,6 +7,7 @@ from django.contrib.auth.forms import SetPasswordMixin, UsernameField
 from django.contrib.auth.models import User
 
 from portal import storable
+from portal.audit_actions import words
 from portal.models import ApiToken, AuditEvent
 from portal.roles import ROLE_ORDER, Role
 
@@ -122,10 +123,26 @@ class PasswordResetForm(SetPasswordMixin, forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    """The audit log's filters. Every field is optional; a bad value is simply ignored."""
+    """The audit log's filters. Every field is optional; a bad value is simply ignored.
 
-    user = forms.CharField(required=False, max_length=150, label="User")
-    device = forms.CharField(required=False, max_length=100, label="Device")
+    `user` offers the portal's users (an exact username, any case); `username` finds any
+    name in the log by a part of it: a former user, or a failed sign-in's attempted name.
+    `device` matches a part of the device's uid or of the name it had then.
+    """
+
+    user = forms.CharField(required=False, max_length=150, label="User", widget=forms.Select)
+    username = forms.CharField(
+        required=False,
+        max_length=150,
+        label="Or a username",
+        widget=forms.TextInput(attrs={"placeholder": "a former user, say"}),
+    )
+    device = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Device",
+        widget=forms.TextInput(attrs={"placeholder": "name or uid, or a part"}),
+    )
     action = forms.ChoiceField(required=False, label="Action")
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any"), *AuditEvent.Outcome.choices], label="Outcome"
@@ -137,11 +154,30 @@ class AuditFilterForm(forms.Form):
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def __init__(self, *args, actions: list[str], mine: bool = False, **kwargs) -> None:
+    def __init__(
+        self,
+        *args,
+        actions: list[str],
+        users: list[tuple[str, str]] | None = None,
+        mine: bool = False,
+        **kwargs,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "Any"), *((a, a) for a in actions)]
+        named = sorted(((code, words(code)) for code in actions), key=lambda c: c[1].lower())
+        self.fields["action"].choices = [("", "Any"), *named]
         if mine:
-            del self.fields["user"]
+            del self.fields["user"], self.fields["username"]
+            return
+        choices = [("", "Anyone"), *(users or [])]
+        given = self.data.get("user", "")
+        known = {value.lower(): value for value, _ in choices if value}
+        if given and given.lower() in known:
+            # A link typed in another case still shows (and submits) the user it means.
+            self.data = self.data.copy()
+            self.data["user"] = known[given.lower()]
+        elif given:
+            choices.append((given, f"{given} (not a user now)"))
+        self.fields["user"].widget.choices = choices
 
     def clean(self) -> dict:
         since, until = self.cleaned_data.get("since"), self.cleaned_data.get("until")

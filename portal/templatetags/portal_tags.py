@@ -1,9 +1,12 @@
-"""Template helpers for upstream data: timestamps, nulls, permissions."""
+"""Template helpers for upstream data: timestamps, nulls, permissions, long tokens."""
 
+import re
 from datetime import datetime
 
 from django import template
 from django.utils.dateparse import parse_datetime
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 
 from portal import display
 
@@ -39,3 +42,16 @@ register.filter("dash", shown)
 def can(user, codename: str) -> bool:
     """`{% if user|can:"reboot_device" %}`: whether the user holds a portal permission."""
     return bool(user and user.has_perm(f"portal.{codename}"))
+
+
+_BREAK_AFTER = re.compile(r"([._\-:/@])")
+
+
+@register.filter
+def breakable(value: object) -> str:
+    """A long token (a uid, an address, a code) with line-break chances after its
+    punctuation (`espressif32_|a1b2…`, `device.|rename`), so a narrow column wraps it
+    there instead of mid-word; the text itself (copying, searching) is unchanged."""
+    escaped = conditional_escape("" if value is None else value)
+    # Safe: the text is escaped first, and no escape holds one of the characters matched.
+    return mark_safe(_BREAK_AFTER.sub(r"\1<wbr>", escaped))  # noqa: S308

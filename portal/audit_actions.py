@@ -1,0 +1,56 @@
+"""Every action code the audit log records, in words.
+
+The code (`device.rename`) is what is stored, filtered on and exported; the words ("Renamed
+device") are what a person reads in the log, with the code on hover and in the CSV. A code
+missing here still shows (as itself): tests/test_audit_log.py finds every code the portal
+records in its source and fails until it has words here.
+"""
+
+from __future__ import annotations
+
+ACTION_WORDS: dict[str, str] = {
+    # Signing in and out (portal/views.py, portal/signals.py)
+    "auth.sign_in": "Signed in",
+    "auth.sign_out": "Signed out",
+    "auth.sign_in_failed": "Failed to sign in",
+    "auth.lockout": "Locked out of signing in",
+    # Devices (devices/)
+    "device.rename": "Renamed device",
+    "device.reboot": "Rebooted device",
+    "device.wifi_reset": "Reset device Wi-Fi",
+    "device.ota": "Triggered update check",
+    "device.command": "Sent command",
+    "button.create": "Created command button",
+    "button.send": "Sent command button",
+    "button.delete": "Deleted command button",
+    # Firmware (firmware/)
+    "firmware.check": "Checked firmware file",
+    "firmware.upload": "Uploaded firmware",
+    "firmware.update": "Edited firmware details",
+    "firmware.delete": "Deleted firmware",
+    "firmware.set_target": "Set target firmware",
+    "firmware.ota": "Triggered firmware update",
+    # Users (portal/team/users.py)
+    "user.create": "Created user",
+    "user.change": "Changed user",
+    "user.active": "Changed whether a user is active",
+    "user.deactivate": "Deactivated user",
+    "user.reactivate": "Reactivated user",
+    "user.password": "Set user's password",
+    # API tokens (portal/team/tokens.py, manage.py rotate_token_keys)
+    "token.add": "Added API token",
+    "token.relabel": "Renamed API token",
+    "token.replace": "Replaced API token value",
+    "token.verify": "Checked API token",
+    "token.delete": "Deleted API token",
+    "token.self": "Entered own API token",
+    "token.rotate_keys": "Re-encrypted API tokens",
+    # The log itself (portal/team/auditlog.py, manage.py prune_audit)
+    "audit.export": "Exported audit log",
+    "audit.prune": "Pruned audit log",
+}
+
+
+def words(code: str) -> str:
+    """The action in words; an unknown code (an old row, a newer version) reads as itself."""
+    return ACTION_WORDS.get(code, code)
