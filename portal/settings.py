@@ -149,6 +149,16 @@ AUTHENTICATION_BACKENDS = [
     # ModelBackend with fewer queries per signed-in page (portal/backends.py).
     "portal.backends.PortalBackend",
 ]
+# Argon2 first: Django documents it as the stronger choice, and one hash costs about a tenth
+# of PBKDF2's 1,500,000 iterations (docs/PERFORMANCE.md, "Sign-in"). PBKDF2 stays in the list
+# so passwords stored before keep working; Django re-hashes each with Argon2 at its next
+# successful sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
