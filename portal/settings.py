@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.HtmxSignInRedirectMiddleware",
     "portal.middleware.TimezoneMiddleware",
+    "portal.middleware.NotFoundPageMiddleware",
     "portal.middleware.IoTErrorMiddleware",
     # Last, as django-axes asks, so it sees the outcome of every sign-in.
     "axes.middleware.AxesMiddleware",
@@ -165,6 +166,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The portal's own page when a form arrives without its CSRF token (portal/middleware.py).
+CSRF_FAILURE_VIEW = "portal.middleware.csrf_failure"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "devices:list"
 LOGOUT_REDIRECT_URL = "login"
