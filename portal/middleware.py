@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render, resolve_url
+from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -190,3 +190,35 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     if getattr(request, "htmx", False):
         template += "#message"
     return render(request, template, {"back": back}, status=403)
+
+
+CHANGE_FIRST = "Refused: an admin asked this user to change their password first."
+
+
+class PasswordChangeRequiredMiddleware:
+    """A user an admin asked to change their password is sent to "Change your password" from
+    every page until they have (signing out still works). An htmx request gets a whole-page
+    redirect rather than the form inside a panel."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from portal.views import must_change_password
+
+        user = request.user
+        if not user.is_authenticated or not must_change_password(user):
+            return self.get_response(request)
+        change, logout = resolve_url("password_change"), resolve_url("logout")
+        if request.path in (change, logout):
+            return self.get_response(request)
+        if request.method not in ("GET", "HEAD"):
+            # Not made (a page left open since before the admin asked): recorded as refused.
+            from portal import outcomes
+
+            outcomes.refuse(request, "auth.password_change_required", CHANGE_FIRST)
+        if getattr(request, "htmx", False):
+            return HttpResponseClientRedirect(change)
+        if request.method == "GET":
+            return redirect_to_login(request.get_full_path(), change)  # back here afterwards
+        return redirect(change)

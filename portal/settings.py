@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.HtmxSignInRedirectMiddleware",
+    "portal.middleware.PasswordChangeRequiredMiddleware",
     "portal.middleware.TimezoneMiddleware",
     "portal.middleware.NotFoundPageMiddleware",
     "portal.middleware.IoTErrorMiddleware",

@@ -1,6 +1,6 @@
 """Template helpers for upstream data: timestamps, nulls, permissions."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 from django.utils.dateparse import parse_datetime
@@ -29,3 +29,20 @@ def dash(value: object) -> object:
 def can(user, codename: str) -> bool:
     """`{% if user|can:"reboot_device" %}`: whether the user holds a portal permission."""
     return bool(user and user.has_perm(f"portal.{codename}"))
+
+
+@register.filter
+def minutes(value: timedelta | None) -> str:
+    """A duration in whole minutes, as words: "15 minutes", "1 minute" (at least one)."""
+    if not isinstance(value, timedelta):
+        return ""
+    count = max(1, round(value.total_seconds() / 60))
+    return f"{count} minute{'s' if count != 1 else ''}"
+
+
+@register.filter
+def token_rejected(error: object) -> bool:
+    """Whether an upstream error means the device service refused the token itself (401)."""
+    from portal.iot import TokenRejected
+
+    return isinstance(error, TokenRejected) and error.status == 401
