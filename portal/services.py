@@ -68,8 +68,9 @@ def verify_token(token: ApiToken) -> ApiToken:
         IoTClient(token.value()).list_devices()
     except TokenUndecryptable:
         token.verified_ok, token.last_error = None, UNREADABLE
-    except TokenRejected as error:
-        token.verified_ok, token.last_error = False, error.message
+    except TokenRejected:
+        # Said to the admin reading the token pages (the users' pages say "ask an admin").
+        token.verified_ok, token.last_error = False, REJECTED
     except IoTError as error:
         token.verified_ok, token.last_error = None, error.message
     else:
@@ -79,6 +80,7 @@ def verify_token(token: ApiToken) -> ApiToken:
     return token
 
 
+REJECTED = "Rejected by the device service: replace the value, or check it with the vendor."
 UNREADABLE = (
     "No configured key can decrypt this token: restore the key in PORTAL_TOKEN_KEYS "
     "or enter the token's value again."
