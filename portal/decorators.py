@@ -34,8 +34,8 @@ def requires(codename: str, action: str | None = None) -> Callable[[View], View]
                 outcomes.refuse(request, action, message, device_uid=str(kwargs.get("uid", "")))
             # No role at all: one page that says so, with nowhere to go but sign-out (a
             # refusal's "Back to the devices" would lead to the same refusal).
-            template = "portal/no_role.html" if role_of(request.user) is None else None
-            template = template or "portal/forbidden.html"
+            no_role = role_of(request.user) is None and not _any_portal_permission(request.user)
+            template = "portal/no_role.html" if no_role else "portal/forbidden.html"
             if getattr(request, "htmx", False):
                 template += "#message"
             context = {"message": message, "no_role": NO_ROLE}
@@ -44,3 +44,8 @@ def requires(codename: str, action: str | None = None) -> Callable[[View], View]
         return wrapper
 
     return decorator
+
+
+def _any_portal_permission(user) -> bool:
+    # A site's own groups (not one of the four roles) may still grant some portal actions.
+    return any(name.startswith("portal.") for name in user.get_all_permissions())
