@@ -6,12 +6,13 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import device_list, firmware_upload, shared_token
+from bench import device_list, firmware_upload, shared_token, sign_in
 
 BENCHMARKS = {
     "device_list": device_list,
     "shared_token": shared_token,
     "firmware_upload": firmware_upload,
+    "sign_in": sign_in,
 }
 
 

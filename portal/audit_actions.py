@@ -14,6 +14,9 @@ ACTION_WORDS: dict[str, str] = {
     "auth.sign_out": "Signed out",
     "auth.sign_in_failed": "Failed to sign in",
     "auth.lockout": "Locked out of signing in",
+    "auth.lockout_lift": "Lifted a sign-in pause",
+    "auth.password_change": "Changed own password",
+    "auth.password_change_required": "Refused: a password change is due",
     # Devices (devices/)
     "device.rename": "Renamed device",
     "device.reboot": "Rebooted device",
@@ -37,6 +40,7 @@ ACTION_WORDS: dict[str, str] = {
     "user.deactivate": "Deactivated user",
     "user.reactivate": "Reactivated user",
     "user.password": "Set user's password",
+    "user.require_password_change": "Required a password change",
     # API tokens (portal/team/tokens.py, manage.py rotate_token_keys)
     "token.add": "Added API token",
     "token.relabel": "Renamed API token",

@@ -18,7 +18,7 @@ class MenuLink:
 # The main menu: (label, url name, the permission it needs or None, the url names or app it
 # marks as the current page). A link the user may not follow is not shown.
 MENU: list[tuple[str, str, str | None, tuple[str, ...]]] = [
-    ("Devices", "devices:list", None, ("app:devices",)),
+    ("Devices", "devices:list", "view_devices", ("app:devices",)),
     ("Tokens", "team:tokens", "manage_tokens", ("prefix:token",)),
     ("Users", "team:users", "manage_users", ("prefix:user",)),
     ("Audit log", "team:audit", "view_audit", ("audit",)),

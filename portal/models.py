@@ -90,6 +90,9 @@ class Profile(models.Model):
     token = models.ForeignKey(
         ApiToken, null=True, blank=True, on_delete=models.PROTECT, related_name="profiles"
     )
+    # Set by an admin: every page sends this user to "Change your password" until they do
+    # (portal.middleware.PasswordChangeRequiredMiddleware).
+    must_change_password = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"{self.user} → {self.token or 'no token'}"

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import transaction
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from portal.models import ApiToken, Profile
@@ -63,8 +68,9 @@ def verify_token(token: ApiToken) -> ApiToken:
         IoTClient(token.value()).list_devices()
     except TokenUndecryptable:
         token.verified_ok, token.last_error = None, UNREADABLE
-    except TokenRejected as error:
-        token.verified_ok, token.last_error = False, error.message
+    except TokenRejected:
+        # Said to the admin reading the token pages (the users' pages say "ask an admin").
+        token.verified_ok, token.last_error = False, REJECTED
     except IoTError as error:
         token.verified_ok, token.last_error = None, error.message
     else:
@@ -74,6 +80,7 @@ def verify_token(token: ApiToken) -> ApiToken:
     return token
 
 
+REJECTED = "Rejected by the device service: replace the value, or check it with the vendor."
 UNREADABLE = (
     "No configured key can decrypt this token: restore the key in PORTAL_TOKEN_KEYS "
     "or enter the token's value again."
@@ -156,3 +163,98 @@ def set_active(user: User, active: bool) -> None:
     """Deactivate or reactivate. An inactive user's sessions stop working at once."""
     user.is_active = active
     user.save(update_fields=["is_active"])
+
+
+def require_password_change(user: User, required: bool) -> Profile:
+    """Send the user to "Change your password" on every page until they have (or not)."""
+    profile, _ = Profile.objects.get_or_create(user=user)
+    profile.must_change_password = required
+    profile.save(update_fields=["must_change_password"])
+    user.portal_profile = profile
+    return profile
+
+
+def change_own_password(user: User, form) -> None:
+    """Save a PasswordChangeForm and drop the "must change" flag, in one transaction."""
+    with transaction.atomic():
+        form.save()
+        Profile.objects.filter(user=user, must_change_password=True).update(
+            must_change_password=False
+        )
+    profile = getattr(user, "portal_profile", None) if hasattr(user, "portal_profile") else None
+    if profile is not None:
+        profile.must_change_password = False
+
+
+# --- Sign-in lockouts (django-axes) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """A username and address whose sign-ins django-axes refuses now.
+
+    `since` is when the pause began (the first lockout entry of this run in the audit log,
+    or the last failure when there is none); `until` is when it ends if nobody tries again:
+    django-axes starts the cool-off again at every attempt made during it.
+    """
+
+    username: str
+    ip: str | None
+    failures: int
+    since: datetime
+    until: datetime
+
+
+def lockouts() -> list[Lockout]:
+    """Every locked-out username and address, the latest first."""
+    from axes.models import AccessAttempt
+
+    from portal.models import AuditEvent
+
+    cool_off: timedelta = settings.AXES_COOLOFF_TIME
+    now = timezone.now()
+    # django-axes counts the failures of one username and address over every user agent,
+    # each record only while its last failure is within the cool-off.
+    rows = (
+        AccessAttempt.objects.filter(attempt_time__gte=now - cool_off)
+        .values("username", "ip_address")
+        .annotate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+        .filter(failures__gte=settings.AXES_FAILURE_LIMIT)
+        .order_by("-last")
+    )
+    found = []
+    for row in rows:
+        username, ip, last = row["username"] or "", row["ip_address"], row["last"]
+        entries = AuditEvent.objects.filter(
+            Q(action="auth.lockout", username=username, ip=ip)
+            | Q(action="auth.lockout_lift", sent__username=username, sent__ip=ip or "")
+        ).values_list("at", "action")[:500]
+        found.append(
+            Lockout(
+                username, ip, row["failures"], _run_start(entries, last, cool_off), last + cool_off
+            )
+        )
+    return found
+
+
+def _run_start(entries, last: datetime, cool_off: timedelta) -> datetime:
+    """The first lockout entry of the current run: walking back from the newest, a run ends
+    at a lift, or at a gap longer than the cool-off (the previous pause had ended)."""
+    since, later = last, last
+    for at, action in entries:  # newest first
+        if action == "auth.lockout_lift" or later - at > cool_off:
+            break
+        since = later = at
+    return since
+
+
+def lift_lockout(username: str, ip: str | None) -> int:
+    """Forget the failures of one username and address: they may sign in again at once."""
+    from axes.utils import reset
+
+    if ip:
+        return reset(ip=ip, username=username)
+    from axes.models import AccessAttempt
+
+    deleted, _ = AccessAttempt.objects.filter(username=username, ip_address=None).delete()
+    return deleted

@@ -79,7 +79,9 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.middleware.HtmxSignInRedirectMiddleware",
+    "portal.middleware.PasswordChangeRequiredMiddleware",
     "portal.middleware.TimezoneMiddleware",
+    "portal.middleware.NotFoundPageMiddleware",
     "portal.middleware.IoTErrorMiddleware",
     # Last, as django-axes asks, so it sees the outcome of every sign-in.
     "axes.middleware.AxesMiddleware",
@@ -149,12 +151,24 @@ AUTHENTICATION_BACKENDS = [
     # ModelBackend with fewer queries per signed-in page (portal/backends.py).
     "portal.backends.PortalBackend",
 ]
+# Argon2 first: Django documents it as the stronger choice, and one hash costs about a tenth
+# of PBKDF2's 1,500,000 iterations (docs/PERFORMANCE.md, "Sign-in"). PBKDF2 stays in the list
+# so passwords stored before keep working; Django re-hashes each with Argon2 at its next
+# successful sign-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The portal's own page when a form arrives without its CSRF token (portal/middleware.py).
+CSRF_FAILURE_VIEW = "portal.middleware.csrf_failure"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "devices:list"
 LOGOUT_REDIRECT_URL = "login"

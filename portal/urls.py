@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("account/password/", views.password_change, name="password_change"),
     path("devices/", include("devices.urls")),
     path("", include("firmware.urls")),
     path("", include("portal.team.urls")),

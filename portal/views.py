@@ -1,11 +1,17 @@
-"""The portal's own pages: home, sign-in and sign-out (both recorded in the audit log)."""
+"""The portal's own pages: home, sign-in and sign-out (both recorded in the audit log), and
+"Change your password" (through the one write path)."""
 
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import PasswordChangeForm
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
 
-from portal import audit
+from portal import audit, services
+from portal.outcomes import Done, perform
 
 
 @require_GET
@@ -28,3 +34,39 @@ class LogoutView(auth_views.LogoutView):
         if request.user.is_authenticated:
             audit.record(request, "auth.sign_out")
         return super().post(request, *args, **kwargs)
+
+
+def must_change_password(user) -> bool:
+    """Whether an admin asked this user to change their password at sign-in."""
+    profile = getattr(user, "portal_profile", None)
+    return bool(profile and profile.must_change_password)
+
+
+def _next(request: HttpRequest) -> str:
+    wanted = request.POST.get("next") or request.GET.get("next") or ""
+    safe = url_has_allowed_host_and_scheme(wanted, {request.get_host()}, request.is_secure())
+    return wanted if wanted and safe else ""
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def password_change(request: HttpRequest) -> HttpResponse:
+    """Everyone changes their own password: Django's PasswordChangeForm (the old password,
+    then the new one twice, Django's validators), audited. Stays signed in afterwards."""
+    user = request.user
+    form = PasswordChangeForm(user, request.POST or None)
+    if request.method == "POST":
+
+        def change() -> Done:
+            services.change_own_password(user, form)
+            update_session_auth_hash(request, user)  # this session goes on; the others end
+            return Done(message="Your password is changed.")
+
+        outcome = perform(request, "auth.password_change", change, form=form)
+        if not outcome.refused:
+            outcome.flash(request)
+            return redirect(_next(request) or "home")
+    context = {"form": form, "required": must_change_password(user), "next": _next(request)}
+    return render(
+        request, "portal/password_change.html", context, status=400 if form.errors else 200
+    )

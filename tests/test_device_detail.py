@@ -71,7 +71,7 @@ def test_it_reads_the_upstream_once_and_leaves_the_panels_to_load_on_their_own(a
 def test_it_answers_404_for_an_unknown_device(as_viewer, emulator):
     response = as_viewer.get(reverse("devices:detail", args=["espressif32_nosuchdevice"]))
     assert response.status_code == 404
-    assert "Not found" in response.content.decode()
+    assert "No such device" in response.content.decode()
 
 
 def test_it_answers_404_for_a_uid_that_is_not_a_uid_without_calling_upstream(as_viewer, emulator):

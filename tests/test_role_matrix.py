@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from emulator.pytest_plugin import TOKEN_A, TOKEN_B
 from portal import services
+from portal.decorators import NO_ROLE
 from portal.models import AuditEvent
 from portal.roles import PERMISSIONS, ROLE_ORDER, Role, refusal
 from tests import firmware_samples as samples
@@ -54,6 +55,16 @@ ROUTES: list[Route] = [
     Route("readyz", permission=PUBLIC),
     Route("login", method="POST", data={"username": "x", "password": "y"}, permission=PUBLIC),
     Route("logout", method="POST"),
+    Route("password_change"),  # everyone changes their own password
+    Route(
+        "password_change",
+        method="POST",
+        data={
+            "old_password": PASSWORD,
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+    ),
     Route("devices:list", permission="view_devices"),
     # Devices (devices/urls.py)
     Route("devices:detail", {"uid": "@uid"}, permission="view_devices"),
@@ -191,6 +202,19 @@ ROUTES: list[Route] = [
         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
         "manage_users",
     ),
+    Route(
+        "team:user_require_password",
+        {"pk": "@viewer"},
+        "POST",
+        {"required": "yes"},
+        "manage_users",
+    ),
+    Route(
+        "team:lockout_lift",
+        method="POST",
+        data={"username": "viewer", "ip": "127.0.0.1", "confirmed": "yes"},
+        permission="manage_users",
+    ),
     # The audit log
     Route("team:audit", permission="view_audit"),
     Route("team:audit_export", permission="view_audit"),
@@ -277,6 +301,8 @@ def check(client, route: Route, role: str, emulator, fill) -> None:
     sentence = refusal(route.permission)
     assert response.status_code == 403
     assert sentence in body
+    if role == "nobody":  # one page saying there is no role yet, not a refusal loop
+        assert NO_ROLE in body and reverse("devices:list") not in body
     assert PERMISSIONS[route.permission][1].value in sentence  # it names the role needed
     assert emulator.request_log == [], "a refused action made no upstream call"
     if route.method == "POST":

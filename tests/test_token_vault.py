@@ -46,7 +46,7 @@ def test_a_token_the_upstream_rejects_is_saved_and_flagged(as_admin, users, emul
     as_admin.post(reverse("team:token_add"), {"label": "Old", "value": REJECTED_VALUE})
     token = ApiToken.objects.get(label="Old")
     assert token.verified_ok is False
-    assert "rejected" in token.last_error
+    assert "rejected by the device service" in token.last_error.lower()
     assert last("token.add").sent["verified"] == "rejected"
     body = as_admin.get(reverse("team:tokens")).content.decode()
     assert "Rejected" in body and REJECTED_VALUE not in body

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from django.contrib.auth.models import User
 from django.urls import reverse
 
@@ -162,3 +165,57 @@ def test_the_menu_shows_the_team_pages_only_to_admins(as_admin, client, users):
     assert ">My activity</a>" in page
     for link in ("Tokens", "Users", "Audit log"):
         assert f">{link}</a>" not in page
+
+
+def test_creating_a_user_requires_a_role(as_admin, token_a):
+    response = as_admin.post(
+        reverse("team:user_add"),
+        {"username": "frank", "role": "", "token": token_a.pk, "password1": GOOD,
+         "password2": GOOD},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "Choose a role: a user without one can open no page." in html.unescape(
+        response.content.decode()
+    )
+    assert not User.objects.filter(username="frank").exists()
+    assert last("user.create").outcome == "refused"
+    form = as_admin.get(reverse("team:user_add")).content.decode()
+    assert '<option value="" selected>Choose a role</option>' in form
+    assert ">No role</option>" not in form
+
+
+def test_the_form_warns_about_a_user_without_a_token_and_the_list_flags_them(as_admin, users):
+    form = as_admin.get(reverse("team:user_add")).content.decode()
+    warning = re.search(r'<div class="alert alert-warning" id="no-token-warning"[^>]*>', form)
+    assert warning and " hidden" not in warning.group(0)  # no token chosen yet: shown
+    assert 'data-warn-empty="no-token-warning"' in form
+    response = as_admin.post(
+        reverse("team:user_add"),
+        {"username": "gina", "role": "viewer", "password1": GOOD, "password2": GOOD},
+    )
+    gina = User.objects.get(username="gina")
+    assert response.status_code == 302
+    flashed = html.unescape(as_admin.get(response["Location"]).content.decode())
+    assert "Created gina. Without an API token this user sees no devices" in flashed
+    listing = as_admin.get(reverse("team:users")).content.decode()
+    row = re.search(rf'href="/users/{gina.pk}/".*?</tr>', listing, re.S).group(0)
+    assert "No token" in row
+    viewer_row = re.search(rf'href="/users/{users["viewer"].pk}/".*?</tr>', listing, re.S)
+    assert "No token" not in viewer_row.group(0) and "Team A" in viewer_row.group(0)
+
+
+def test_the_warning_is_hidden_on_the_form_of_a_user_with_a_token(as_admin, users):
+    page = as_admin.get(reverse("team:user_detail", args=[users["viewer"].pk])).content.decode()
+    warning = re.search(r'<div class="alert alert-warning" id="no-token-warning"[^>]*>', page)
+    assert " hidden" in warning.group(0)
+
+
+def test_a_user_with_no_role_sees_one_page_saying_so_with_sign_out(client, users):
+    client.force_login(users["nobody"])
+    for url in (reverse("home"), reverse("devices:list")):
+        response = client.get(url, follow=True)
+        body = html.unescape(response.content.decode())
+        assert response.status_code == 403
+        assert "Your account has no role yet: ask an admin" in body
+        assert 'action="/logout/"' in body and ">Sign out</button>" in body
+        assert 'href="/devices/"' not in body  # no link back into the same refusal

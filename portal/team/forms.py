@@ -64,6 +64,12 @@ class SelfTokenForm(forms.Form):
     value = secret_field("Your API token")
 
 
+UNMAPPED_NOTE = (
+    "Without an API token this user sees no devices: every device page tells them "
+    "to ask an admin. Assign one here, now or later."
+)
+
+
 def _token_field() -> forms.ModelChoiceField:
     return forms.ModelChoiceField(
         queryset=ApiToken.objects.all(),
@@ -71,12 +77,18 @@ def _token_field() -> forms.ModelChoiceField:
         empty_label="No token",
         label="API token",
         help_text="The token this user works with. Several users may share one.",
+        widget=forms.Select(attrs={"data-warn-empty": "no-token-warning"}),
     )
 
 
 class UserAccessForm(forms.Form):
     role = forms.ChoiceField(choices=ROLE_CHOICES, required=False)
     token = _token_field()
+
+    def without_token(self) -> bool:
+        """Whether the form, as shown, maps the user to no token (its warning shows)."""
+        value = self["token"].value()
+        return value in (None, "")
 
     def clean_role(self) -> Role | None:
         value = self.cleaned_data["role"]
@@ -87,6 +99,13 @@ class UserCreateForm(SetPasswordMixin, UserAccessForm):
     """A new user: username, role, token, and an initial password (Django's validators)."""
 
     username = UsernameField(max_length=150, help_text="Letters, digits and @/./+/-/_ only.")
+    # A new user needs a role: without one every page would refuse them.
+    role = forms.ChoiceField(
+        choices=[("", "Choose a role"), *((r.value, r.label) for r in ROLE_ORDER)],
+        error_messages={"required": "Choose a role: a user without one can open no page."},
+        help_text="Viewer reads; operator also renames, reboots and sends commands; "
+        "maintainer also manages firmware, OTA and buttons; admin also manages the team.",
+    )
     password1, password2 = SetPasswordMixin.create_password_fields(
         label1="Initial password", label2="Initial password again"
     )
@@ -105,6 +124,13 @@ class UserCreateForm(SetPasswordMixin, UserAccessForm):
         if username:
             self.validate_password_for_user(User(username=username))
         return self.cleaned_data
+
+
+class LockoutLiftForm(forms.Form):
+    """Which lockout to lift: the username and address as the Users page lists them."""
+
+    username = forms.CharField(max_length=255, required=False)
+    ip = forms.GenericIPAddressField(required=False)
 
 
 class PasswordResetForm(SetPasswordMixin, forms.Form):

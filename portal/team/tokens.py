@@ -28,7 +28,10 @@ def _verified(token: ApiToken) -> Done:
     if token.status == "ok":
         message, level = f"Saved “{token.label}”; the device service accepted it.", "success"
     elif token.status == "rejected":
-        message = f"Saved “{token.label}”, but the device service rejected it: flagged."
+        message = (
+            f"Saved “{token.label}”, but the device service rejected it: "
+            "replace the value, or check it with the vendor."
+        )
         level = "warning"
     else:
         message = f"Saved “{token.label}”, but it could not be checked: {token.last_error}"
@@ -140,6 +143,9 @@ def token_verify(request: HttpRequest, pk: int) -> HttpResponse:
         sent = {"label": token.label, "verified": token.status}
         if token.status == "ok":
             message, level = f"The device service accepts “{token.label}”.", "success"
+        elif token.status == "rejected":
+            message = f"“{token.label}” was {services.REJECTED[0].lower()}{services.REJECTED[1:]}"
+            level = "warning"
         else:
             message = f"“{token.label}” did not pass the check: {token.last_error}"
             level = "warning"

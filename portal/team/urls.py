@@ -18,6 +18,12 @@ urlpatterns = [
     path("users/<int:pk>/access/", users.user_access, name="user_access"),
     path("users/<int:pk>/active/", users.user_active, name="user_active"),
     path("users/<int:pk>/password/", users.user_password, name="user_password"),
+    path(
+        "users/<int:pk>/require-password/",
+        users.user_require_password,
+        name="user_require_password",
+    ),
+    path("users/lockouts/lift/", users.lockout_lift, name="lockout_lift"),
     path("audit/", auditlog.audit_log, name="audit"),
     path("audit/export.csv", auditlog.audit_export, name="audit_export"),
     path("account/activity/", auditlog.my_activity, name="my_activity"),

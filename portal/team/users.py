@@ -6,6 +6,7 @@ so a portal cannot lose its last admin by a slip.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -20,7 +21,13 @@ from portal.decorators import requires
 from portal.models import Profile
 from portal.outcomes import Done, Refused, perform
 from portal.roles import Role, role_of
-from portal.team.forms import PasswordResetForm, UserAccessForm, UserCreateForm
+from portal.team.forms import (
+    UNMAPPED_NOTE,
+    LockoutLiftForm,
+    PasswordResetForm,
+    UserAccessForm,
+    UserCreateForm,
+)
 
 
 def _label(token) -> str:
@@ -32,9 +39,20 @@ def _label(token) -> str:
 @requires("manage_users")
 def user_list(request: HttpRequest) -> HttpResponse:
     users = User.objects.order_by("username").prefetch_related("groups")
-    tokens = dict(Profile.objects.select_related("token").values_list("user_id", "token__label"))
-    rows = [(user, role_of(user), tokens.get(user.pk)) for user in users]
-    return render(request, "portal/users/list.html", {"rows": rows})
+    profiles = {
+        user_id: (label, must_change)
+        for user_id, label, must_change in Profile.objects.values_list(
+            "user_id", "token__label", "must_change_password"
+        )
+    }
+    rows = [(user, role_of(user), *profiles.get(user.pk, (None, False))) for user in users]
+    context = {
+        "rows": rows,
+        "lockouts": services.lockouts(),
+        "cool_off": settings.AXES_COOLOFF_TIME,
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+    }
+    return render(request, "portal/users/list.html", context)
 
 
 @login_required
@@ -42,6 +60,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 @requires("manage_users", action="user.create")
 def user_add(request: HttpRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None)
+    context = {"form": form, "no_token_warning": UNMAPPED_NOTE}
     if request.method == "POST":
 
         def create() -> Done:
@@ -54,14 +73,17 @@ def user_add(request: HttpRequest) -> HttpResponse:
                 "role": data["role"] or "",
                 "token": _label(data["token"]),
             }
+            if data["token"] is None:
+                message = f"Created {user.username}. {UNMAPPED_NOTE}"
+                return Done(answer=user, message=message, level="warning", sent=sent)
             return Done(answer=user, message=f"Created {user.username}.", sent=sent)
 
         outcome = perform(request, "user.create", create, form=form)
         if outcome.refused:
-            return render(request, "portal/users/add.html", {"form": form}, status=400)
+            return render(request, "portal/users/add.html", context, status=400)
         outcome.flash(request)
         return redirect("team:user_detail", pk=outcome.answer.pk)
-    return render(request, "portal/users/add.html", {"form": form})
+    return render(request, "portal/users/add.html", context)
 
 
 def _detail(request: HttpRequest, user: User, status: int = 200, **forms) -> HttpResponse:
@@ -76,6 +98,8 @@ def _detail(request: HttpRequest, user: User, status: int = 200, **forms) -> Htt
         or UserAccessForm(initial={"role": role.value if role else "", "token": token}),
         "password_form": forms.get("password_form") or PasswordResetForm(user),
         "is_self": user.pk == request.user.pk,
+        "must_change": bool(profile and profile.must_change_password),
+        "no_token_warning": UNMAPPED_NOTE,
     }
     return render(request, "portal/users/detail.html", context, status=status)
 
@@ -162,3 +186,49 @@ def user_password(request: HttpRequest, pk: int) -> HttpResponse:
         return _detail(request, user, status=400, password_form=form)
     outcome.flash(request)
     return redirect("team:user_detail", pk=pk)
+
+
+@login_required
+@require_POST
+@requires("manage_users", action="user.require_password_change")
+def user_require_password(request: HttpRequest, pk: int) -> HttpResponse:
+    """Require (or stop requiring) a password change at the user's next page."""
+    user = get_object_or_404(User, pk=pk)
+    required = request.POST.get("required") == "yes"
+
+    def switch() -> Done:
+        services.require_password_change(user, required)
+        if required:
+            message = f"{user.username} must choose a new password before anything else."
+        else:
+            message = f"{user.username} no longer has to change their password."
+        return Done(message=message, sent={"required": required})
+
+    sent = {"username": user.username}
+    perform(request, "user.require_password_change", switch, sent=sent).flash(request)
+    return redirect("team:user_detail", pk=pk)
+
+
+@login_required
+@require_POST
+@requires("manage_users", action="auth.lockout_lift")
+def lockout_lift(request: HttpRequest) -> HttpResponse:
+    """Lift a sign-in lockout (after a confirmation): that username may sign in from that
+    address again at once."""
+    form = LockoutLiftForm(request.POST)
+    if form.is_valid() and not confirm.confirmed(request):
+        who, ip = form.cleaned_data["username"], form.cleaned_data["ip"] or "an unknown address"
+        question = f"Lift the sign-in pause for “{who}” from {ip}? They can try again at once."
+        return confirm.ask(request, question, "Lift the pause")
+
+    def lift() -> Done:
+        username, ip = form.cleaned_data["username"], form.cleaned_data["ip"] or None
+        if not services.lift_lockout(username, ip):
+            raise Refused(f"“{username}” from {ip or 'that address'} is no longer paused.")
+        return Done(message=f"Lifted the sign-in pause for “{username}” from {ip or '—'}.")
+
+    sent = {"username": request.POST.get("username", ""), "ip": request.POST.get("ip", "")}
+    perform(request, "auth.lockout_lift", lift, form=form, sent=sent).flash(request)
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("team:users"))
+    return redirect("team:users")

@@ -1,7 +1,7 @@
 """Template helpers for upstream data: timestamps, nulls, permissions, long tokens."""
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 from django.utils.dateparse import parse_datetime
@@ -55,3 +55,20 @@ def breakable(value: object) -> str:
     escaped = conditional_escape("" if value is None else value)
     # Safe: the text is escaped first, and no escape holds one of the characters matched.
     return mark_safe(_BREAK_AFTER.sub(r"\1<wbr>", escaped))  # noqa: S308
+
+
+@register.filter
+def minutes(value: timedelta | None) -> str:
+    """A duration in whole minutes, as words: "15 minutes", "1 minute" (at least one)."""
+    if not isinstance(value, timedelta):
+        return ""
+    count = max(1, round(value.total_seconds() / 60))
+    return f"{count} minute{'s' if count != 1 else ''}"
+
+
+@register.filter
+def token_rejected(error: object) -> bool:
+    """Whether an upstream error means the device service refused the token itself (401)."""
+    from portal.iot import TokenRejected
+
+    return isinstance(error, TokenRejected) and error.status == 401

@@ -42,4 +42,14 @@
     dialog.showModal();
     document.getElementById("confirm-dialog-cancel").focus();
   });
+
+  // A select with data-warn-empty="id" shows the element with that id while nothing is
+  // chosen (a user without an API token, on the users' forms). The server renders the
+  // warning's first state, so it is right without JavaScript too.
+  document.addEventListener("change", function (event) {
+    const select = event.target;
+    if (!(select instanceof HTMLSelectElement) || !select.dataset.warnEmpty) return;
+    const warning = document.getElementById(select.dataset.warnEmpty);
+    if (warning) warning.hidden = select.value !== "";
+  });
 })();
