@@ -78,6 +78,28 @@ class NoStoreForSignedInMiddleware:
         return response
 
 
+class FormEncodingMiddleware:
+    """Refuses a form body in another encoding than UTF-8 with a page that says so.
+
+    Django refuses such a body with BadRequest when it is read, but its 400 handler runs the
+    CSRF check again, which reads the body again: a 500. This answers before any view hook.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        charset = request.content_params.get("charset", "utf-8").lower()
+        if request.content_type == "application/x-www-form-urlencoded" and charset not in (
+            "utf-8",
+            "utf8",
+        ):
+            reason = "The form was sent in an encoding other than UTF-8, which the portal reads."
+            template = "400.html#message" if request.headers.get("HX-Request") else "400.html"
+            return render(request, template, {"reason": reason}, status=400)
+        return self.get_response(request)
+
+
 class TimezoneMiddleware:
     """Shows times in the viewer's time zone, which the browser reports in a cookie."""
 

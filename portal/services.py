@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
+from portal import storable
 from portal.models import ApiToken, Profile
 from portal.roles import Role
 
@@ -72,7 +73,7 @@ def verify_token(token: ApiToken) -> ApiToken:
         # Said to the admin reading the token pages (the users' pages say "ask an admin").
         token.verified_ok, token.last_error = False, REJECTED
     except IoTError as error:
-        token.verified_ok, token.last_error = None, error.message
+        token.verified_ok, token.last_error = None, storable.text(error.message, 500)
     else:
         token.verified_ok, token.last_error = True, ""
     token.last_verified_at = timezone.now()

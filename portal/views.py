@@ -4,13 +4,14 @@
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
-from portal import audit, services
+from portal import audit, services, storable
 from portal.outcomes import Done, perform
 
 
@@ -19,8 +20,27 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect("devices:list")
 
 
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, refusing a name no account can have before it is tried.
+
+    AuthenticationForm sets the username's max_length after the field is built, so Django
+    never checks it: a 5,000-character name reached django-axes, whose attempt row holds 255,
+    and PostgreSQL answered 500. A NUL cannot be stored either.
+    """
+
+    def clean(self) -> dict:
+        username = self.cleaned_data.get("username") or ""
+        odd = len(username) > self.username_field.max_length or storable.problem(username)
+        if odd or ("username" in self.errors and self.data.get("username")):
+            raise ValidationError(
+                "No account has a name like that: check the username.", code="invalid_username"
+            )
+        return super().clean()
+
+
 class LoginView(auth_views.LoginView):
     template_name = "portal/login.html"
+    authentication_form = SignInForm
     redirect_authenticated_user = True
 
     def form_valid(self, form) -> HttpResponse:

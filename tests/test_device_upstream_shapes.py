@@ -210,3 +210,35 @@ def test_the_firmware_panel_reads_firmware_fields_of_any_json_type(as_maintainer
     html = main(response)
     assert_readable(html)
     assert "Release" in html and "103" in html and "1, 2" in html
+
+
+@pytest.mark.parametrize("ident", [None, "", "has space", "<b>x</b>", True, 1.5, {"id": 1}])
+def test_a_button_without_a_usable_id_is_left_out_and_the_others_are_shown(
+    as_maintainer, emulator, ident
+):
+    uid = uid_of(emulator, "Kitchen Relay")
+    good = {"id": "relay_on", "label": "Relay On", "payload": {"cmd": "on"}, "confirm": False}
+    odd = {"label": "Read Now", "payload": {"cmd": "sample"}, "confirm": False}
+    if ident is not None:
+        odd["id"] = ident
+    serve(emulator, "/command-buttons$", {"data": [odd, good]})
+    response = as_maintainer.get(reverse("devices:buttons", args=[uid]), headers=HTMX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Relay On" in html and "Read Now" not in html
+
+
+@pytest.mark.parametrize("ident", [None, "", "14a", "2026-04-16T10:25:00+05:45", False, [14]])
+def test_a_firmware_without_a_usable_id_is_left_out_and_the_others_are_shown(
+    as_maintainer, emulator, ident
+):
+    uid = uid_of(emulator, "Kitchen Relay")
+    good = {"id": 14, "name": "Release build", "version": "1.0.3", "md5": "a" * 32}
+    odd = {"name": "Odd build", "version": "9.9.9", "md5": "b" * 32}
+    if ident is not None:
+        odd["id"] = ident
+    serve(emulator, "/firmwares$", {"data": [odd, good]})
+    response = as_maintainer.get(reverse("firmware:panel", args=[uid]))
+    html = main(response)
+    assert response.status_code == 200
+    assert "Release build" in html and "Odd build" not in html

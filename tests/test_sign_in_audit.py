@@ -77,3 +77,13 @@ def test_a_lockout_reads_the_same_for_an_unknown_username(client, users):
     unknown = sign_in(client, "ghost-user", PASSWORD)
     assert known.status_code == unknown.status_code == 429
     assert PAUSED in known.content.decode() and PAUSED in unknown.content.decode()
+
+
+def test_a_name_no_account_can_have_is_refused_before_it_is_tried(client, users):
+    # Django never checks the username's max_length; django-axes' attempt row holds 255
+    # characters and PostgreSQL refused the longer one with a 500.
+    for name in ("9" * 5_000, "ad\x00min", "x" * 151):
+        response = sign_in(client, name, "wrong")
+        assert response.status_code == 200
+        assert "No account has a name like that" in response.content.decode()
+    assert not AccessAttempt.objects.exists()

@@ -18,7 +18,7 @@ import requests
 
 from emulator.pytest_plugin import TOKEN_A
 from emulator.server import Emulator
-from portal.iot import IoTClient, UpstreamUnavailable
+from portal.iot import IoTClient, Rejected, UpstreamUnavailable
 
 MiB = 1024 * 1024
 LIMIT = 1 * MiB
@@ -211,3 +211,43 @@ def test_a_next_link_to_another_port_of_the_same_host_is_never_followed(client, 
         with pytest.raises(UpstreamUnavailable):
             client.list_devices()
         assert elsewhere.request_log == []
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "/v1/user/devices/espressif32_x/reboot",
+        "/_emulator/log",
+        "/v1/user/devices/../devices/x/reboot",
+        "/v1/user/devices/%2e%2e/x",
+        "reboot",
+    ],
+)
+def test_a_next_link_to_another_path_of_the_upstream_is_never_followed(client, emulator, link):
+    page = {"data": [{"uid": "espressif32_a", "name": "A"}], "links": {"next": link}}
+    emulator.set_fault("raw", count=1, body=json.dumps(page).encode())
+    emulator.clear_log()
+    with pytest.raises(UpstreamUnavailable) as caught:
+        client.list_devices()
+    assert caught.value.message == "The device service sent a link to another part of its API."
+    assert [entry["path"] for entry in emulator.request_log] == ["/v1/user/devices"]
+
+
+def test_a_relative_next_link_is_read_against_the_page_it_came_from(client, emulator):
+    page = {"data": [{"uid": "espressif32_a", "name": "A"}], "links": {"next": "?page=2"}}
+    emulator.set_fault("raw", count=1, body=json.dumps(page).encode())
+    emulator.clear_log()
+    devices = client.list_devices()
+    assert devices[0].uid == "espressif32_a" and len(devices) > 1  # page 2: the real list
+    second = emulator.request_log[1]
+    assert (second["path"], second["query"]) == ("/v1/user/devices", "page=2")
+
+
+def test_an_upstream_message_is_kept_to_five_hundred_characters_without_nul(client, emulator):
+    body = {"message": "x\u0000" + "r" * 100_000, "errors": {"name": ["y" * 2_000, 7]}}
+    emulator.set_fault("raw", status=409, body=json.dumps(body).encode())
+    with pytest.raises(Rejected) as caught:
+        client.list_devices()
+    message = caught.value.message
+    assert len(message) == 500 and message.startswith("x\ufffdrrr") and message.endswith("…")
+    assert caught.value.errors == {"name": ["y" * 499 + "…"]}  # a number is no message

@@ -40,6 +40,27 @@ def _data(body: Any) -> dict[str, Any]:
     raise UpstreamUnavailable(UNREADABLE)
 
 
+def _with_usable_ids(
+    items: list[Any], pattern: re.Pattern[str], endpoint: str
+) -> list[dict[str, Any]]:
+    """The items whose `id` can go into a path; the others are counted in a log line."""
+    usable = [
+        item
+        for item in items
+        if isinstance(ident := item.get("id"), int | str)
+        and not isinstance(ident, bool)
+        and pattern.fullmatch(str(ident))
+    ]
+    if len(usable) < len(items):
+        logger.warning(
+            "upstream %s: %d item(s) without a usable id left out",
+            endpoint,
+            len(items) - len(usable),
+            extra={"upstream_endpoint": endpoint},
+        )
+    return usable
+
+
 class IoTClient:
     """A client of the upstream API acting with one token.
 
@@ -137,9 +158,14 @@ class IoTClient:
     # -- command buttons ---------------------------------------------------------------
 
     def list_buttons(self, uid: str) -> list[dict[str, Any]]:
-        """GET /v1/user/devices/{uid}/command-buttons."""
+        """GET /v1/user/devices/{uid}/command-buttons: the buttons that can be sent.
+
+        A button without a usable id (missing, or not of the id pattern) could be neither
+        sent nor deleted through the API, so it is left out (and logged), not drawn broken.
+        """
         seg = check_uid(uid)
-        return self._transport.get_list(f"/v1/user/devices/{seg}/command-buttons", "buttons.list")
+        items = self._transport.get_list(f"/v1/user/devices/{seg}/command-buttons", "buttons.list")
+        return _with_usable_ids(items, BUTTON_ID_PATTERN, "buttons.list")
 
     def create_button(self, uid: str, button: dict[str, Any]) -> dict[str, Any]:
         """POST /v1/user/devices/{uid}/command-buttons. Rejected on a duplicate id."""
@@ -170,9 +196,13 @@ class IoTClient:
     # -- firmware ----------------------------------------------------------------------
 
     def list_firmwares(self, uid: str) -> list[dict[str, Any]]:
-        """GET /v1/user/devices/{uid}/firmwares."""
+        """GET /v1/user/devices/{uid}/firmwares: the firmware that can be acted on.
+
+        As with buttons, a firmware without a usable numeric id is left out (and logged).
+        """
         seg = check_uid(uid)
-        return self._transport.get_list(f"/v1/user/devices/{seg}/firmwares", "firmwares.list")
+        items = self._transport.get_list(f"/v1/user/devices/{seg}/firmwares", "firmwares.list")
+        return _with_usable_ids(items, FIRMWARE_ID_PATTERN, "firmwares.list")
 
     def upload_firmware(
         self,

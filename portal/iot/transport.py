@@ -357,19 +357,33 @@ def _without_surrogates(value: Any) -> Any:
     return value
 
 
+MESSAGE_LIMIT = 500  # characters of one upstream message kept: shown word for word, stored
+
+
+def _message(text: str) -> str:
+    """An upstream message fit to show and store: no NUL, at most MESSAGE_LIMIT long."""
+    text = text.replace("\x00", "\ufffd")
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
 def message_of(body: object) -> str | None:
     if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
-        return body["message"]
+        return _message(body["message"])
     return None
 
 
 def field_errors(body: object) -> dict[str, list[str]]:
+    """The upstream's messages per field; only text, and a bounded number of both."""
     errors = body.get("errors") if isinstance(body, dict) else None
     if not isinstance(errors, dict):
         return {}
     return {
-        str(field): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
-        for field, msgs in errors.items()
+        _message(str(field))[:100]: [
+            _message(m)
+            for m in (msgs if isinstance(msgs, list) else [msgs])[:10]
+            if isinstance(m, str)
+        ]
+        for field, msgs in list(errors.items())[:50]
     }
 
 
@@ -618,7 +632,8 @@ class Transport:
         deadline = Deadline(self.timeout)
         items: list[Any] = []
         url: str | None = None
-        seen = {f"{self.base_url}{path}"}
+        first = f"{self.base_url}{path}"
+        seen = {first}
         for _ in range(settings.IOT_API_MAX_PAGES):
             body = self.request(
                 "GET", path, endpoint=endpoint, url=url, decode=decode, deadline=deadline
@@ -627,7 +642,7 @@ class Transport:
             if not isinstance(data, list):
                 raise UpstreamUnavailable(UNREADABLE)
             items.extend(item for item in data if isinstance(item, dict | msgspec.Struct))
-            url = self._next_link(body)
+            url = self._next_link(body, url or first)
             if url is None:
                 return items
             if url in seen:
@@ -642,18 +657,26 @@ class Transport:
         )
         raise UpstreamUnavailable(UNREADABLE)
 
-    def _next_link(self, body: dict[str, Any]) -> str | None:
+    def _next_link(self, body: dict[str, Any], page: str) -> str | None:
+        """The list's next page, resolved against the page just read (`?page=2` works).
+
+        The token goes with the request, so a link is followed only to the same list: the
+        upstream's own origin and the list's own path, with another query. A link elsewhere
+        (another host, the emulator's controls, a device's reboot, `../`) ends the read.
+        """
         links, meta = body.get("links"), body.get("meta")
         nxt = (links or {}).get("next") if isinstance(links, dict) else None
         if not nxt and isinstance(meta, dict):
             nxt = meta.get("next")
         if not isinstance(nxt, str) or not nxt:
             return None
-        absolute = urljoin(self.base_url + "/", nxt)
-        # The token goes with the request: follow links on the upstream's own origin only.
-        if urlsplit(absolute)[:2] != urlsplit(self.base_url)[:2]:
+        target, here = urlsplit(urljoin(page, nxt)), urlsplit(page)
+        if target[:2] != urlsplit(self.base_url)[:2]:
             raise UpstreamUnavailable("The device service sent a link to another site.")
-        return absolute
+        if target.path.rstrip("/") != here.path.rstrip("/"):
+            logger.warning("upstream list links to another path; not followed")
+            raise UpstreamUnavailable("The device service sent a link to another part of its API.")
+        return target._replace(fragment="").geturl()
 
 
 def remaining(file: IO[bytes]) -> int:
