@@ -55,13 +55,13 @@ def test_a_rename_posted_without_the_old_value_reads_it_from_the_detail(as_opera
 
 def test_a_rename_the_upstream_refuses_still_records_both_values(as_operator, emulator):
     uid = uid_of(emulator, "Kitchen Relay")
-    form = {"name": "x" * 101, "was": "Kitchen Relay", "device_name": "Kitchen Relay"}
+    form = {"name": "x" * 256, "was": "Kitchen Relay", "device_name": "Kitchen Relay"}
     body = as_operator.post(
         reverse("devices:rename", args=[uid]), form, headers=HTMX
     ).content.decode()
     event = last_audit()
     assert event.outcome == AuditEvent.Outcome.REJECTED
-    assert event.sent == {"name": "x" * 101, "from": "Kitchen Relay"}
+    assert event.sent == {"name": "x" * 256, "from": "Kitchen Relay"}
     assert event.device_name == "Kitchen Relay"
     # The form comes back still carrying what it started from, for the next try.
     assert hidden(body, "was") == ["Kitchen Relay"]
