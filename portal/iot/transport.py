@@ -167,26 +167,26 @@ def _attach_current(sock: socket.socket | None) -> None:
         _WATCHDOG.attach(watch, sock)
 
 
-class _WatchedConnection(urllib3.connection.HTTPConnection):
-    """Hands its socket to the current attempt's watch, new or reused."""
+class _Watched:
+    """Hands its socket to the current attempt's watch, new or reused (a connection mixin)."""
+
+    sock: socket.socket | None
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         _attach_current(self.sock)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _attach_current(self.sock)
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _WatchedTLSConnection(urllib3.connection.HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _attach_current(self.sock)
+class _WatchedConnection(_Watched, urllib3.connection.HTTPConnection):
+    pass
 
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _attach_current(self.sock)
-        super().request(*args, **kwargs)
+
+class _WatchedTLSConnection(_Watched, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _Pool(HTTPConnectionPool):
