@@ -15,7 +15,9 @@ def test_it_names_the_line_of_a_parse_error():
     with pytest.raises(PayloadError) as caught:
         parse('{\n  "relay": "on"\n  "level": 3\n}')
     assert caught.value.line == 3
-    assert caught.value.message.startswith("Line 3, column 3: Expecting ',' delimiter")
+    assert caught.value.message == (
+        'Line 3, column 3: A comma (,) or the closing "}" is expected after the value.'
+    )
 
 
 @pytest.mark.parametrize("text", ["[1, 2]", '"reboot"', "42", "null"])
