@@ -134,6 +134,9 @@ def run_upload(request: HttpRequest, uid: str, form: UploadForm, *, rollout: boo
         outcome.context["steps"] = [_upload_step(outcome)]
     if request.htmx:
         _with_list(client, uid, outcome.context)
+        if device is not None and "firmwares" in outcome.context:
+            # The redrawn cards name the device in their forms and questions.
+            outcome.context["device"] = device
     return outcome
 
 
