@@ -1,12 +1,15 @@
-"""Built-in device actions (reboot, Wi-Fi reset, OTA check) and custom JSON commands.
+"""Built-in device actions (reboot, Wi-Fi reset, start update) and custom JSON commands.
 
 Each action asks for confirmation first: in the page's dialog with JavaScript (hx-confirm),
-or on a confirmation page without it (portal.confirm). The upstream's answer is shown as
-it is: success, or its refusal ("Device is offline.") as a warning.
+or on a confirmation page without it (portal.confirm). The result names the action and the
+device, then gives the upstream's answer as it is ("Reboot sent to Kitchen Relay: Reboot
+command sent."; its refusal, "Device is offline.", as a warning), in the panel's one result
+area: a new result replaces the last.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,10 +21,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from devices import payloads
 from devices.forms import CommandForm
-from portal import confirm
+from portal import confirm, results
 from portal.decorators import requires
 from portal.iot import client_for
-from portal.outcomes import Outcome, perform
+from portal.outcomes import perform
+from portal.results import NEEDS_TARGET, START_UPDATE, UPDATE_SAID, Result, device_label, question
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,11 @@ class Action:
     codename: str
     audit: str
     method: str  # the IoTClient method
-    button: str
+    button: str  # also the action's name in its result ("Reboot sent to …")
     question: str  # {name} is the device's name
     danger: bool = False
+    needs_target: bool = False  # cannot work until the device has a target firmware
+    said: tuple[str, str, str] = ("", "sent", "to")  # its result: what ("" its button), done, to
 
 
 ACTIONS = {
@@ -62,9 +68,11 @@ ACTIONS = {
             "trigger_ota",
             "device.ota",
             "trigger_ota",
-            "Check for update",
-            "Trigger an OTA check on “{name}”? If it has a target firmware it downloads and "
-            "installs it, then restarts.",
+            START_UPDATE,
+            "Start an update of “{name}”? It downloads and installs its target firmware, then "
+            "restarts.",
+            needs_target=True,
+            said=UPDATE_SAID,
         ),
     )
 }
@@ -73,17 +81,26 @@ ACTIONS = {
 def _name(request: HttpRequest, uid: str) -> str:
     """The device's name for sentences: passed along by the page (display only), or its uid."""
     source = request.POST if request.method == "POST" else request.GET
-    return (source.get("device_name") or uid).strip()[:100] or uid
+    return device_label(source.get("device_name"), uid)
 
 
 def _panel_context(request: HttpRequest, uid: str, **extra: object) -> dict[str, object]:
     name = _name(request, uid)
+    # The device page says whether the device has a target firmware; unknown is "has one".
+    no_target = request.GET.get("target") == "none"
     actions = [
-        (action, action.question.format(name=name), reverse(f"devices:{action.key}", args=[uid]))
+        (
+            action,
+            question(action.question, name),
+            reverse(f"devices:{action.key}", args=[uid]),
+            no_target and action.needs_target,
+        )
         for action in ACTIONS.values()
         if request.user.has_perm(f"portal.{action.codename}")
     ]
-    return {"uid": uid, "device_name": name, "actions": actions, **extra}
+    return {
+        "uid": uid, "device_name": name, "actions": actions, "needs_target": NEEDS_TARGET, **extra,
+    }  # fmt: skip
 
 
 @login_required
@@ -98,8 +115,8 @@ def commands_panel(request: HttpRequest, uid: str) -> HttpResponse:
 
 def _act(request: HttpRequest, uid: str, action: Action) -> HttpResponse:
     if not confirm.confirmed(request):
-        question = action.question.format(name=_name(request, uid))
-        return confirm.ask(request, question, action.button, danger=action.danger)
+        asked = action.question.format(name=_name(request, uid))
+        return confirm.ask(request, asked, action.button, danger=action.danger)
     outcome = perform(
         request,
         action.audit,
@@ -107,13 +124,15 @@ def _act(request: HttpRequest, uid: str, action: Action) -> HttpResponse:
         device_uid=uid,
         status=200,
     )
-    return _show(request, uid, outcome)
+    what, done, to = action.said
+    result = results.of(outcome, what or action.button, _name(request, uid), done=done, to=to)
+    return _show(request, uid, result)
 
 
-def _show(request: HttpRequest, uid: str, outcome: Outcome) -> HttpResponse:
+def _show(request: HttpRequest, uid: str, result: Result) -> HttpResponse:
     if request.htmx:
-        return render(request, "devices/commands.html#result", {"outcome": outcome})
-    outcome.flash(request)
+        return render(request, "devices/commands.html#result", {"result": result})
+    result.flash(request)
     return redirect("devices:commands", uid=uid)
 
 
@@ -142,9 +161,10 @@ trigger_ota = _action_view(ACTIONS["ota"])
 def send_command(request: HttpRequest, uid: str) -> HttpResponse:
     """Send a JSON object; warn first when it looks like a built-in action."""
     form = CommandForm(request.POST)
-    context = _panel_context(request, uid, form=form)
+    context = _panel_context(request, uid, form=form, result=None)
     builtin = form.builtin() if form.is_valid() else None
     if builtin:
+        # A question, not a result: the last result goes, the warning asks beside the form.
         context["builtin"] = (payloads.BUILTINS[builtin], payloads.BUTTON_OF[builtin])
     else:
         # An invalid form is recorded too (refused); its errors show beside the field.
@@ -158,10 +178,23 @@ def send_command(request: HttpRequest, uid: str) -> HttpResponse:
             success="Command sent.",
             status=200,
         )
+        what = _command_name(form)
+        result = results.of_form(outcome, form, what, context["device_name"])
         if outcome.ok and not request.htmx:
-            outcome.flash(request)
+            result.flash(request)
             return redirect("devices:commands", uid=uid)
-        if not outcome.refused:
-            context["outcome"] = outcome
-    template = "devices/commands.html#command_form" if request.htmx else "devices/commands.html"
+        context["result"] = result
+    template = "devices/commands.html#command_answer" if request.htmx else "devices/commands.html"
     return render(request, template, context)
+
+
+COMMAND_SHOWN = 60  # characters of a payload a result repeats; a longer one is "Command"
+
+
+def _command_name(form: CommandForm) -> str:
+    """A custom command in a sentence: its JSON when short ("Command {"relay": "on"}")."""
+    payload = form.cleaned_data.get("payload") if form.is_valid() else None
+    if not isinstance(payload, dict):
+        return "Command"
+    text = json.dumps(payload, ensure_ascii=False, separators=(", ", ": "))
+    return f"Command {text}" if len(text) <= COMMAND_SHOWN else "Command"

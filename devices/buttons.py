@@ -1,4 +1,9 @@
-"""A device's saved command buttons: list, send, create, delete."""
+"""A device's saved command buttons: list, send, create, delete.
+
+Every answer puts one result in the panel's result area ("Relay On sent to Kitchen Relay:
+Command sent."), replacing the last one; a refused form also shows its errors beside the
+fields, with what was typed.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from devices.forms import ButtonForm
-from portal import confirm, storable
+from portal import confirm, results, storable
 from portal.decorators import requires
 from portal.iot import IoTError, Rejected, client_for
 from portal.outcomes import Outcome, perform
+from portal.results import Result, device_label
 
 
 def _panel(
@@ -20,7 +26,7 @@ def _panel(
     uid: str,
     *,
     form: ButtonForm | None = None,
-    flash: Outcome | None = None,
+    result: Result | None = None,
     draft: bool = False,
 ) -> HttpResponse:
     """The whole panel: the buttons as the upstream has them now, and the create form."""
@@ -29,7 +35,7 @@ def _panel(
         "uid": uid,
         "device_name": _device_name(request, uid),
         "form": form or ButtonForm(),
-        "flash": flash,
+        "result": result,
     }
     try:
         # What the upstream stored may hold text no page can carry (a lone surrogate).
@@ -45,7 +51,13 @@ def _panel(
 
 def _device_name(request: HttpRequest, uid: str) -> str:
     """The device's name the page passed along (for sentences and the audit row), or its uid."""
-    return (request.POST.get("device_name") or request.GET.get("device_name") or uid)[:100]
+    return device_label(request.POST.get("device_name") or request.GET.get("device_name"), uid)
+
+
+def _button_name(request: HttpRequest, button_id: str) -> str:
+    """A button in a sentence: its label as the page showed it, else its id."""
+    label = (request.POST.get("label") or "").strip()[:64]
+    return label or button_id
 
 
 @login_required
@@ -60,7 +72,7 @@ def _form(request: HttpRequest, uid: str, form: ButtonForm, **extra: object) -> 
     context = {"uid": uid, "form": form, "device_name": _device_name(request, uid), **extra}
     if not request.htmx:
         return _panel(request, uid, form=form)
-    response = render(request, "devices/buttons.html#button_form", context)
+    response = render(request, "devices/buttons.html#form_answer", context)
     return reswap(retarget(response, "#button-form"), "outerHTML")
 
 
@@ -85,14 +97,20 @@ def create_button(request: HttpRequest, uid: str) -> HttpResponse:
         success="Command button created.",
         status=201,
     )
+    label = (request.POST.get("label") or "").strip()[:64] or request.POST.get("id", "")[:64]
+    what = f"Button “{label}”" if label else "Button"
+    name = _device_name(request, uid)
+    result = results.of_form(outcome, form, what, name, done="created", to="on")
     if not outcome.ok:
         if not form.errors:  # a valid form: the refusal or the upstream's answer, by its field
             _add_upstream_errors(form, outcome)
-        return _form(request, uid, form)
+        if not request.htmx:
+            return _panel(request, uid, form=form, result=result)
+        return _form(request, uid, form, result=result)
     if not request.htmx:
-        outcome.flash(request)
+        result.flash(request)
         return redirect("devices:buttons", uid=uid)
-    return _panel(request, uid, flash=outcome)
+    return _panel(request, uid, result=result)
 
 
 def _add_upstream_errors(form: ButtonForm, outcome: Outcome) -> None:
@@ -110,9 +128,10 @@ def _add_upstream_errors(form: ButtonForm, outcome: Outcome) -> None:
 @requires("send_button", action="button.send")
 def send_button(request: HttpRequest, uid: str, button_id: str) -> HttpResponse:
     """Send a saved button; one marked `confirm` asks first (the page passes the flag)."""
+    name = _device_name(request, uid)
     if request.POST.get("needs_confirm") == "yes" and not confirm.confirmed(request):
-        label = request.POST.get("label") or button_id
-        return confirm.ask(request, f"Send “{label}” to the device?", "Send")
+        label = _button_name(request, button_id)
+        return confirm.ask(request, f"Send “{label}” to {name}?", "Send")
     outcome = perform(
         request,
         "button.send",
@@ -122,9 +141,10 @@ def send_button(request: HttpRequest, uid: str, button_id: str) -> HttpResponse:
         success="Command sent.",
         status=200,
     )
+    result = results.of(outcome, _button_name(request, button_id), name)
     if request.htmx:
-        return render(request, "devices/buttons.html#result", {"outcome": outcome})
-    outcome.flash(request)
+        return render(request, "devices/buttons.html#result", {"result": result})
+    result.flash(request)
     return redirect("devices:buttons", uid=uid)
 
 
@@ -132,9 +152,11 @@ def send_button(request: HttpRequest, uid: str, button_id: str) -> HttpResponse:
 @require_POST
 @requires("manage_buttons", action="button.delete")
 def delete_button(request: HttpRequest, uid: str, button_id: str) -> HttpResponse:
+    name = _device_name(request, uid)
+    label = _button_name(request, button_id)
     if not confirm.confirmed(request):
-        label = request.POST.get("label") or button_id
-        return confirm.ask(request, f"Delete the button “{label}”?", "Delete", danger=True)
+        question = f"Delete the button “{label}” from {name}?"
+        return confirm.ask(request, question, "Delete", danger=True)
     outcome = perform(
         request,
         "button.delete",
@@ -144,7 +166,8 @@ def delete_button(request: HttpRequest, uid: str, button_id: str) -> HttpRespons
         success="Command button deleted.",
         status=200,
     )
+    result = results.of(outcome, f"Button “{label}”", name, done="deleted", to="from")
     if not request.htmx:
-        outcome.flash(request)
+        result.flash(request)
         return redirect("devices:buttons", uid=uid)
-    return _panel(request, uid, flash=outcome)
+    return _panel(request, uid, result=result)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,6 +19,7 @@ from portal import storable
 from portal.decorators import requires
 from portal.iot import InvalidIdentifier, IoTError, NotFound, client_for
 from portal.outcomes import perform
+from portal.results import device_label
 
 # The fields edited in place, and how the page names them.
 EDITABLE = {"name": "Name", "description": "Description"}
@@ -119,6 +122,14 @@ def field_edit(request: HttpRequest, uid: str, field: str) -> HttpResponse:
     return render(request, template, context)
 
 
+def _saved(field: str, old: str, device: dict[str, Any], uid: str) -> str:
+    """A saved edit in one sentence naming the device: "Kitchen Relay renamed to Pantry Relay."."""
+    now = device_label(device.get("name"), uid)
+    if field == "name":
+        return f"{device_label(old, uid)} renamed to {now}."
+    return f"{EDITABLE[field]} of {now} saved."
+
+
 def _detail_or_nothing(request: HttpRequest, uid: str) -> dict[str, Any]:
     try:
         return client_for(request.user).get_device(uid)
@@ -166,12 +177,19 @@ def rename(request: HttpRequest, uid: str) -> HttpResponse:
         status=200,
     )
     if outcome.ok:
+        device = outcome.answer if isinstance(outcome.answer, dict) else {}
+        said = _saved(field, name() if field == "name" else "", device, uid)
         if not request.htmx:
-            outcome.flash(request)
+            messages.success(request, said)
             return redirect("devices:detail", uid=uid)
-        device = outcome.answer
-        context = _field_context(uid, field, device.get(field), saved=True, device=device)
-        return render(request, "devices/detail.html#field", context)
+        context = _field_context(uid, field, device.get(field), saved=said, device=device)
+        response = render(request, "devices/detail.html#field", context)
+        if field == "name":
+            # The page's dialogs, forms and headings say the new name from now on
+            # (static/devices/devices.js applies it to every [data-device-name]).
+            renamed = {"uid": uid, "name": device_label(device.get("name"), uid)}
+            response["HX-Trigger"] = json.dumps({"device-renamed": renamed})
+        return response
     errors = outcome.field_errors(field)
     # What was typed goes back into the field, made fit for a page (it may be what was refused).
     shown = storable.shown(value)

@@ -19,9 +19,10 @@ from django.shortcuts import render
 from firmware import images
 from firmware.forms import UploadForm
 from firmware.services import HashingReader, find_by_md5, head_of, md5_of
-from portal import outcomes
+from portal import outcomes, results
 from portal.iot import FIRMWARE_TOO_LARGE, MAX_FIRMWARE_BYTES, IoTClient, IoTError, client_for
 from portal.outcomes import Actor, Done, Outcome, perform
+from portal.results import UPDATE_SAID
 
 Who = HttpRequest | Actor
 
@@ -133,6 +134,9 @@ def run_upload(request: HttpRequest, uid: str, form: UploadForm, *, rollout: boo
         outcome.context["steps"] = [_upload_step(outcome)]
     if request.htmx:
         _with_list(client, uid, outcome.context)
+        if device is not None and "firmwares" in outcome.context:
+            # The redrawn cards name the device in their forms and questions.
+            outcome.context["device"] = device
     return outcome
 
 
@@ -185,8 +189,14 @@ def _send(
         actor, "firmware.upload", upload, device_uid=uid, device_name=device_name, sent=sent,
         check=check,
     )  # fmt: skip
+    what = f"Firmware {label_of({'name': data['name'], 'version': data['version']})}"
+    said = results.of(
+        outcome, what, name_of(actor, uid, device_name), done="uploaded", quote=False
+    ).text
+    if outcome.ok and outcome.message != "Uploaded.":
+        said = f"{said} {outcome.message}"  # the md5 mismatch: its own warning follows
     if not outcome.ok:
-        result = UploadOutcome(message=outcome.message, level=outcome.level)
+        result = UploadOutcome(message=said, level=outcome.level)
         result.local_md5 = sent.get("md5", "")
         result.errors = outcome.errors
         if result.local_md5:
@@ -197,7 +207,7 @@ def _send(
     mismatch = _mismatch(reader, file, firmware)
     return UploadOutcome(
         ok=True,
-        message=outcome.message,
+        message=said,
         level="error" if mismatch else "success",
         firmware=firmware,
         local_md5=local,
@@ -266,9 +276,25 @@ def _roll_out(request: HttpRequest, client: IoTClient, uid: str, outcome: Upload
     outcome.context["since"] = steps[-1]["follow_since"]
 
 
-def notice(outcome: Outcome, **extra: Any) -> dict[str, Any]:
-    """An outcome as the firmware panel shows it."""
-    return {"level": outcome.level, "text": outcome.message, "ok": outcome.ok, **extra}
+def notice(outcome: Outcome, text: str = "", **extra: Any) -> dict[str, Any]:
+    """An outcome as the firmware panel shows it: `text`, the result's sentence, or else the
+    outcome's own message."""
+    return {"level": outcome.level, "text": text or outcome.message, "ok": outcome.ok, **extra}
+
+
+def name_of(actor: Who, uid: str, known: object = None) -> str:
+    """The device in a result: the name just read, else the page's `device_name`, else uid."""
+    return results.device_label(known or Actor.of(actor).device_name(), uid)
+
+
+def label_of(fw: dict[str, Any] | None, fallback: str = "") -> str:
+    """A firmware in a sentence: “its name” and version (“Relay firmware” 1.1.0)."""
+    fw = fw or {}
+    name = results.device_label(fw.get("name"), "")
+    if not name:
+        return fallback
+    version = results.device_label(fw.get("version"), "")
+    return f"“{name}”" + (f" {version}" if version else "")
 
 
 def set_target(
@@ -285,7 +311,9 @@ def set_target(
         sent=sent,
         success="Firmware assigned to device.",
     )
-    return notice(outcome, firmware_id=fw.get("id"))
+    what = f"Firmware {label_of(fw, md5 or '(no md5)')}"
+    said = results.of(outcome, what, name_of(actor, uid), done="set as target", to="of")
+    return notice(outcome, said.text, firmware_id=fw.get("id"))
 
 
 def trigger_ota(actor: Who, client: IoTClient, uid: str) -> dict[str, Any]:
@@ -304,9 +332,12 @@ def trigger_ota(actor: Who, client: IoTClient, uid: str) -> dict[str, Any]:
         actor, "firmware.ota", trigger, device_uid=uid, sent=sent, success="OTA check triggered.",
         device_name=lambda: device.get("name") or None,  # the detail just read, or the page's
     )  # fmt: skip
+    # "Update started on Kitchen Relay: …", as the commands panel's Start update says it.
+    what, done, to = UPDATE_SAID
+    said = results.of(outcome, what, name_of(actor, uid, device.get("name")), done=done, to=to)
     if outcome.ok:
-        return notice(outcome, follow_since=int(time.time()))
-    return notice(outcome)
+        return notice(outcome, said.text, follow_since=int(time.time()))
+    return notice(outcome, said.text)
 
 
 def _refused(request: HttpRequest, uid: str, form: UploadForm) -> None:

@@ -23,7 +23,7 @@ from firmware import actions, images
 from firmware.actions import refuse_oversized_body, run_upload
 from firmware.forms import MetadataForm, UploadForm
 from firmware.services import find_by_id, md5_of, ota_progress
-from portal import confirm, outcomes
+from portal import confirm, outcomes, results
 from portal.decorators import requires
 from portal.iot import (
     FIRMWARE_TOO_LARGE,
@@ -37,6 +37,10 @@ from portal.iot import (
 from portal.outcomes import perform
 
 PAGE = "firmware/panel.html"
+# The same question as the commands panel's Start update (devices/actions.py).
+UPDATE_QUESTION = (
+    "Start an update of “{name}”? It downloads and installs its target firmware, then restarts."
+)
 OTA_POLL_SECONDS = 2
 
 
@@ -210,8 +214,13 @@ def update(request: HttpRequest, uid: str, firmware_id: int) -> HttpResponse:
         sent=sent,
         success=lambda _answer: "Saved.",
     )
+    label = actions.label_of(dict(form.cleaned_data) if form.is_valid() else {}, f"#{firmware_id}")
+    said = results.of_form(
+        outcome, form, f"Details of firmware {label}", _device_name(request, uid),
+        done="saved", to="on", quote=False,
+    )  # fmt: skip
     if outcome.ok:
-        return _done(request, uid, firmware_id, actions.notice(outcome))
+        return _done(request, uid, firmware_id, actions.notice(outcome, said.text))
     if not form.errors:  # a valid form: the refusal or the upstream's answer, by its fields
         placed = [f for f in outcome.errors if f in form.fields]
         for name in placed:
@@ -220,7 +229,11 @@ def update(request: HttpRequest, uid: str, firmware_id: int) -> HttpResponse:
             form.add_error(None, outcome.message)
     if not request.htmx:
         return render(request, PAGE, panel_context(request, uid, **context), status=422)
-    context["fw"] = {"id": firmware_id, **form.data.dict()}
+    context.update(
+        fw={"id": firmware_id, **form.data.dict()},
+        notice=actions.notice(outcome, said.text),
+        with_result=True,
+    )
     return render(request, f"{PAGE}#card", context, status=422)
 
 
@@ -230,7 +243,10 @@ def _done(request: HttpRequest, uid: str, firmware_id: int, notice: dict) -> Htt
         return redirect(f"{reverse('firmware:panel', args=[uid])}#firmware-{firmware_id}")
     # The card and the header (which may name this firmware as current or target) from the
     # same fresh reads: the header travels out of band beside the card.
-    context = panel_context(request, uid, card_notice=notice, with_header=True, oob=True)
+    # The result goes to the panel's one result area, out of band too.
+    context = panel_context(
+        request, uid, notice=notice, with_header=True, with_result=True, oob=True
+    )
     fw = find_by_id(context.get("firmwares") or [], firmware_id)
     return render(request, f"{PAGE}#card", {**context, "fw": fw or {"id": firmware_id}})
 
@@ -243,7 +259,9 @@ def delete(request: HttpRequest, uid: str, firmware_id: int) -> HttpResponse:
     fw = _lookup(request, uid, firmware_id=firmware_id)
     label = _label(fw, f"#{firmware_id}")
     if not confirm.confirmed(request):
-        return confirm.ask(request, f"Delete the firmware {label}?", "Delete", danger=True)
+        name = actions.name_of(request, uid)
+        question = f"Delete the firmware {label} of {name}?"
+        return confirm.ask(request, question, "Delete", danger=True)
     sent = {"firmware_id": firmware_id, "name": fw.get("name"), "md5": md5_of(fw)}
     outcome = perform(
         request,
@@ -253,9 +271,9 @@ def delete(request: HttpRequest, uid: str, firmware_id: int) -> HttpResponse:
         sent=sent,
         success="Firmware deleted.",
     )
-    if not outcome.ok:
-        return _after(request, uid, actions.notice(outcome, firmware_id=firmware_id))
-    return _after(request, uid, actions.notice(outcome, text=f"{outcome.message} ({label})"))
+    name = actions.name_of(request, uid)
+    said = results.of(outcome, f"Firmware {label}", name, done="deleted", to="from")
+    return _after(request, uid, actions.notice(outcome, said.text, firmware_id=firmware_id))
 
 
 @login_required
@@ -266,8 +284,8 @@ def set_target(request: HttpRequest, uid: str) -> HttpResponse:
     md5 = request.POST.get("md5", "").strip().lower()
     fw = _lookup(request, uid, md5=md5)
     if not confirm.confirmed(request):
-        question = f"Make {_label(fw, md5 or '(no md5)')} this device's target firmware?"
-        return confirm.ask(request, question, "Set target")
+        label, name = _label(fw, md5 or "(no md5)"), actions.name_of(request, uid)
+        return confirm.ask(request, f"Make {label} the target firmware of {name}?", "Set target")
     try:
         client = client_for(request.user)
     except IoTError as error:
@@ -282,8 +300,8 @@ def set_target(request: HttpRequest, uid: str) -> HttpResponse:
 def trigger_ota(request: HttpRequest, uid: str) -> HttpResponse:
     """Tell the device to fetch its target firmware, then follow it (after a confirmation)."""
     if not confirm.confirmed(request):
-        question = "Trigger an OTA update? The device downloads and flashes its target firmware."
-        return confirm.ask(request, question, "Trigger OTA")
+        question = UPDATE_QUESTION.format(name=actions.name_of(request, uid))
+        return confirm.ask(request, question, results.START_UPDATE)
     try:
         client = client_for(request.user)
     except IoTError as error:
@@ -305,6 +323,14 @@ def _refused(
 
 def _step_or_after(request: HttpRequest, uid: str, step: str, notice: dict) -> HttpResponse:
     """A rollout step answers with its line in the steps list; else the panel is redrawn."""
+    response = _step_or_panel(request, uid, step, notice)
+    if request.htmx and step == "target" and notice.get("ok"):
+        # Elsewhere on the device's page, an update no longer waits for a target.
+        response["HX-Trigger"] = "device-target-set"
+    return response
+
+
+def _step_or_panel(request: HttpRequest, uid: str, step: str, notice: dict) -> HttpResponse:
     if request.htmx and request.POST.get("rollout"):
         context = {"uid": uid, "steps": [{"name": step, **notice}], "poll_seconds": 2}
         if notice.get("ok"):
@@ -326,6 +352,17 @@ def _after(request: HttpRequest, uid: str, notice: dict) -> HttpResponse:
     if since:
         context.update(_follow_context(request, uid, since))
     return render(request, f"{PAGE}#panel", context)
+
+
+def _device_name(request: HttpRequest, uid: str) -> str:
+    """The device in a result: the page's `device_name`, else its detail (a cached read)."""
+    name = actions.name_of(request, uid)
+    if name != uid:
+        return name
+    try:
+        return actions.name_of(request, uid, client_for(request.user).get_device(uid).get("name"))
+    except IoTError:
+        return uid
 
 
 def _lookup(request: HttpRequest, uid: str, *, firmware_id: int = 0, md5: str = "") -> dict:

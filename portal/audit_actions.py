@@ -21,7 +21,7 @@ ACTION_WORDS: dict[str, str] = {
     "device.rename": "Renamed device",
     "device.reboot": "Rebooted device",
     "device.wifi_reset": "Reset device Wi-Fi",
-    "device.ota": "Triggered update check",
+    "device.ota": "Started update",
     "device.command": "Sent command",
     "button.create": "Created command button",
     "button.send": "Sent command button",
@@ -32,7 +32,7 @@ ACTION_WORDS: dict[str, str] = {
     "firmware.update": "Edited firmware details",
     "firmware.delete": "Deleted firmware",
     "firmware.set_target": "Set target firmware",
-    "firmware.ota": "Triggered firmware update",
+    "firmware.ota": "Started update",
     # Users (portal/team/users.py)
     "user.create": "Created user",
     "user.change": "Changed user",

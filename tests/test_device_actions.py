@@ -27,7 +27,7 @@ def test_the_panel_offers_each_action_behind_a_confirmation_that_says_what_happe
         "The device forgets its network and must be provisioned again before it can come back "
         "online." in body
     )
-    assert "Trigger an OTA check on “Kitchen Relay”?" in body
+    assert "Start an update of “Kitchen Relay”?" in body
     assert body.count("hx-confirm=") == 3
     assert "data-confirm-danger" in body  # Wi-Fi reset is marked destructive
 

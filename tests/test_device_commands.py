@@ -38,7 +38,7 @@ def test_a_parse_error_names_its_line_and_sends_nothing(as_operator, emulator):
     emulator.clear_log()
     typed = '{\n  "relay": "on",\n  "level": ,\n}'
     body = send(as_operator, uid, typed).content.decode()
-    assert "Line 3, column 12: Expecting value." in body
+    assert "Line 3, column 12: A value is expected here" in body
     assert 'aria-invalid="true"' in body
     assert "&quot;level&quot;: ," in body  # what was typed is kept
     assert upstream_calls(emulator, "POST") == []

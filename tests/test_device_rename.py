@@ -27,8 +27,9 @@ def test_it_saves_a_new_name_in_place_and_updates_the_heading(as_operator, emula
     )
     body = response.content.decode()
     assert response.status_code == 200
-    assert 'id="field-name"' in body and "Pantry Relay" in body and "Saved." in body
-    assert '<span id="device-title-name" hx-swap-oob="true">Pantry Relay</span>' in body
+    assert 'id="field-name"' in body and "Kitchen Relay renamed to Pantry Relay." in body
+    assert 'id="device-title-name" data-device-name' in body and ">Pantry Relay</span>" in body
+    assert 'hx-swap-oob="true">Pantry Relay</span>' in body
     assert emulator.state.device_detail(TOKEN_A, uid)["name"] == "Pantry Relay"
     event = last_audit()
     assert (event.action, event.outcome, event.sent, event.device_uid) == (
@@ -73,7 +74,8 @@ def test_a_name_or_description_as_long_as_the_upstream_accepts_is_saved(
     response = as_operator.post(
         reverse("devices:rename", args=[uid]), {field: "y" * limit}, headers=HTMX
     )
-    assert response.status_code == 200 and "Saved." in response.content.decode()
+    said = "Kitchen Relay renamed to" if field == "name" else "Description of Kitchen Relay saved."
+    assert response.status_code == 200 and said in response.content.decode()
     assert emulator.state.device_detail(TOKEN_A, uid)[field] == "y" * limit
 
 
@@ -102,7 +104,7 @@ def test_it_works_as_a_plain_form_without_javascript(as_operator, emulator):
     assert response.status_code == 302
     assert response["Location"] == reverse("devices:detail", args=[uid])
     follow = as_operator.get(response["Location"]).content.decode()
-    assert "Name saved." in follow and "Pantry Relay" in follow
+    assert "Kitchen Relay renamed to Pantry Relay." in follow
 
 
 def test_a_plain_form_with_an_error_shows_the_edit_page_again(as_operator, emulator):

@@ -26,7 +26,9 @@ def test_an_ota_to_an_offline_device_is_a_warning_in_the_panel(as_maintainer, em
     body = as_maintainer.post(
         reverse("firmware:ota", args=[pool_pump]), CONFIRMED, **HTMX
     ).content.decode()
-    assert '<div class="alert alert-warning" role="status"><p>Device is offline.</p></div>' in body
+    # A refusal interrupts (role=alert) at the warning level, naming the action and the device.
+    assert '<div class="alert alert-warning" role="alert"><p>Update not started on ' in body
+    assert ": Device is offline.</p></div>" in body
     assert "alert-error" not in body
 
 
@@ -43,7 +45,8 @@ def test_without_javascript_the_refusal_is_a_warning_message(as_maintainer, emul
     response = as_maintainer.post(reverse("firmware:ota", args=[pool_pump]), CONFIRMED)
     assert response.status_code == 302
     (message,) = get_messages(response.wsgi_request)
-    assert (message.level, message.message) == (WARNING, "Device is offline.")
+    assert message.level == WARNING
+    assert message.message == "Update not started on Pool Pump Timer: Device is offline."
 
 
 def test_a_rollout_step_refused_is_a_warning_step(as_maintainer, emulator, pool_pump):

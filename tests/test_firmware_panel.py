@@ -65,7 +65,8 @@ def test_it_edits_a_firmware_in_place(as_maintainer, emulator):
     saved = as_maintainer.post(
         url, {"name": "Thermostat LTS", "version": "1.9.1", "notes": ""}, **HTMX
     )
-    assert "Saved." in saved.content.decode() and "Thermostat LTS" in saved.content.decode()
+    said = "Details of firmware “Thermostat LTS” 1.9.1 saved on Living Room Thermostat."
+    assert said in saved.content.decode()
     assert by_version(emulator, uid, "1.9.1")["name"] == "Thermostat LTS"
     event = AuditEvent.objects.get(action="firmware.update")
     assert event.outcome == "ok" and event.sent["name"] == "Thermostat LTS"
@@ -105,7 +106,7 @@ def test_it_asks_before_deleting_without_javascript(as_maintainer, emulator):
     fw = by_version(emulator, uid, "1.9.0")
     emulator.clear_log()
     response = as_maintainer.post(reverse("firmware:delete", args=[uid, fw["id"]]))
-    assert "Delete the firmware “Thermostat” 1.9.0?" in response.content.decode()
+    assert "Delete the firmware “Thermostat” 1.9.0 of" in response.content.decode()
     assert [e for e in emulator.request_log if e["method"] == "DELETE"] == []
 
 

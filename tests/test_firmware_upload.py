@@ -45,7 +45,8 @@ def test_it_accepts_a_file_of_exactly_4_mb(as_maintainer, emulator, greenhouse):
     response = post(as_maintainer, greenhouse, data)
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Uploaded." in body and hashlib.md5(data, usedforsecurity=False).hexdigest() in body
+    assert "uploaded to Greenhouse Sensor." in body
+    assert hashlib.md5(data, usedforsecurity=False).hexdigest() in body
     assert len(api_calls(emulator, "POST")) == 1
 
 
@@ -125,7 +126,7 @@ def test_it_asks_before_uploading_a_file_whose_checks_warn(as_maintainer, emulat
 def test_it_uploads_after_the_warning_is_confirmed(as_maintainer, emulator, relay):
     data = samples.esp32_image("ESP32-C3", salt="confirmed")
     body = post(as_maintainer, relay, data, upload_anyway="on").content.decode()
-    assert "Uploaded." in body
+    assert "uploaded to Kitchen Relay." in body
     event = AuditEvent.objects.get(action="firmware.upload")
     assert "ESP32-C3" in event.sent["warnings_confirmed"][0]
 

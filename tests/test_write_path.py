@@ -11,7 +11,10 @@ from portal.models import AuditEvent
 from tests.devices_helpers import HTMX, last_audit, uid_of, upstream_calls
 
 CONFIRMED = {"confirmed": "yes"}
-UNKNOWN = "Outcome unknown: check the device before trying again."
+# The result names the action and the device before this (portal/results.py).
+UNKNOWN = (
+    "no answer came, so it may or may not have happened. Check the device before trying again."
+)
 
 
 def _fail(error):

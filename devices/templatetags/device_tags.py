@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString
 
 from devices.listing import ago, parse_time
 from devices.presence import Presence, presence
-from portal import display
+from portal import display, results
 
 register = template.Library()
 
@@ -110,3 +110,37 @@ def firmware_state(device: object, firmwares: object = None) -> dict[str, str]:
 def is_number(value: object) -> bool:
     """Whether a value is a JSON number (not a boolean): what `filesizeformat` can read."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@register.simple_tag
+def device_label(name: object, uid: object, beside: bool = False) -> SafeString:
+    """A device, named the same way on every page: its name, the uid on hover (`beside`: the
+    uid shown after it). The name carries `data-device-name`, so a rename updates it in place
+    (static/devices/devices.js)."""
+    uid = display.text(uid)
+    label = results.device_label(name, uid)
+    if label == uid:
+        return format_html(
+            '<span class="device-label"><span data-device-name data-device-uid="{}"><code>{}</code>'
+            "</span></span>",
+            uid, uid,
+        )  # fmt: skip
+    if beside:
+        return format_html(
+            '<span class="device-label"><span data-device-name data-device-uid="{}">{}</span> '
+            '<code class="uid">{}</code></span>',
+            uid, label, uid,
+        )  # fmt: skip
+    return format_html(
+        '<span class="device-label" title="uid {}"><span data-device-name data-device-uid="{}">'
+        "{}</span></span>",
+        uid, uid, label,
+    )  # fmt: skip
+
+
+@register.simple_tag
+def confirm_attrs(template: str, name: object, uid: object = "", **parts: object) -> SafeString:
+    """The hx-confirm of a question that names the device, with its template beside it, so
+    the page asks with the current name after a rename (portal.results.question)."""
+    now, later = results.question(template, results.device_label(name, display.text(uid)), **parts)
+    return format_html('hx-confirm="{}" data-confirm-template="{}"', now, later)

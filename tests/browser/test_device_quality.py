@@ -74,7 +74,7 @@ def test_the_pages_work_at_phone_width(browser, users, emulator, live_server):
         assert fits(page)
         page.locator("#action-reboot").click()
         page.locator("#confirm-dialog").get_by_role("button", name="Reboot").click()
-        expect(page.locator("#action-result")).to_contain_text("Reboot command sent.")
+        expect(page.locator("#commands-result")).to_contain_text("Reboot command sent.")
         assert fits(page)
     finally:
         context.close()

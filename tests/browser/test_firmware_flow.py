@@ -39,18 +39,25 @@ def test_a_maintainer_uploads_targets_and_rolls_out_firmware(sign_in, users, emu
     progress = page.locator("#upload-progress")
     expect(progress).to_be_visible()
     expect(page.locator("#upload-progress-text")).to_have_text("Sent 100%")
-    expect(page.locator("#upload-result")).to_contain_text("Uploaded.")
+    expect(page.locator("#upload-result")).to_contain_text(
+        "Firmware “Relay firmware” 1.1.0 uploaded to Kitchen Relay."
+    )
     expect(page.locator("#upload-result")).to_contain_text(md5)
 
     card = page.locator("article.fw-card", has_text=md5)
     card.get_by_role("button", name="Set as target").click()
     confirm(page, "Set target")
-    expect(page.locator("#firmware-panel")).to_contain_text("Firmware assigned to device.")
+    expect(page.locator("#firmware-result")).to_have_text(
+        "Firmware “Relay firmware” 1.1.0 set as target of Kitchen Relay: "
+        "Firmware assigned to device."
+    )
     expect(page.locator("article.fw-card", has_text=md5).locator(".badge-target")).to_be_visible()
 
-    page.get_by_role("button", name="Trigger OTA").click()
-    confirm(page, "Trigger OTA")
-    expect(page.locator("#firmware-panel")).to_contain_text("OTA check triggered.")
+    page.get_by_role("button", name="Start update").click()
+    confirm(page, "Start update")
+    expect(page.locator("#firmware-result")).to_have_text(
+        "Update started on Kitchen Relay: OTA check triggered."
+    )
     follow = page.locator("#ota-follow")
     expect(follow).to_have_attribute("data-ota-state", "done", timeout=10_000)
     expect(follow).to_contain_text("OTA update: done.")
@@ -93,7 +100,7 @@ def test_a_warning_is_confirmed_and_the_app_version_offered(sign_in, users, emul
     expect(page.get_by_label("Version")).to_have_value("5.0.2")
     page.get_by_label("Upload anyway").check()
     page.get_by_role("button", name="Upload", exact=True).click()
-    expect(page.locator("#upload-result")).to_contain_text("Uploaded.")
+    expect(page.locator("#upload-result")).to_contain_text("uploaded to Kitchen Relay.")
 
 
 def test_the_panel_inside_the_device_page_checks_files_too(sign_in, users, emulator, live_server):

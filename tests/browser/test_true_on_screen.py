@@ -104,8 +104,8 @@ def test_after_an_ota_completes_the_header_names_the_new_current_firmware(
     page = sign_in("maintainer")
     page.goto(f"{live_server.url}/devices/{uid}/firmware/")
     expect(header(page)).to_contain_text("Current: Greenhouse release 1.2.0")
-    page.get_by_role("button", name="Trigger OTA").click()
-    confirm(page, "Trigger OTA")
+    page.get_by_role("button", name="Start update").click()
+    confirm(page, "Start update")
     expect(header(page)).to_contain_text("OTA: downloading")
     expect(page.locator("#ota-follow")).to_have_attribute("data-ota-state", "done", timeout=10_000)
     current = page.locator("article.fw-card.is-current")
@@ -145,7 +145,9 @@ def test_after_editing_the_current_firmwares_version_the_header_shows_it(
     version = page.locator("article.fw-card form input[name=version]")
     version.fill("1.0.4")
     page.locator("article.fw-card form").get_by_role("button", name="Save").click()
-    expect(page.locator("article.fw-card.is-current")).to_contain_text("Saved.")
+    expect(page.locator("#firmware-result")).to_have_text(
+        "Details of firmware “Relay firmware” 1.0.4 saved on Kitchen Relay."
+    )
     expect(page.locator("article.fw-card.is-current .fw-version")).to_have_text("1.0.4")
     expect(header(page)).to_contain_text("Current: Relay firmware 1.0.4")
     expect(header(page)).to_contain_text("Target: Relay firmware 1.0.4")
@@ -176,7 +178,7 @@ def test_the_version_follows_each_file_picked_until_the_user_types_one(
     pick(page, "third.bin", idf_image("2.2.0", "third"))
     expect(version).to_have_value("2.2.0")
     page.get_by_role("button", name="Upload", exact=True).click()
-    expect(page.locator("#upload-result")).to_contain_text("Uploaded.")
+    expect(page.locator("#upload-result")).to_contain_text("uploaded to")
     upload = AuditEvent.objects.filter(action="firmware.upload").latest("id")
     assert upload.sent["version"] == "2.2.0"
     listed = [fw["version"] for fw in emulator.state.list_firmwares(TOKEN_A, uid)]
@@ -214,7 +216,7 @@ def test_a_device_offline_refusal_is_a_warning_in_both_panels(
     expect(refusal).to_have_class(re.compile(r"\balert-warning\b"))
 
     firmware = page.locator("#firmware-panel")
-    firmware.get_by_role("button", name="Trigger OTA").click()
-    confirm(page, "Trigger OTA")
+    firmware.get_by_role("button", name="Start update").click()
+    confirm(page, "Start update")
     refusal = firmware.locator(".alert", has_text="Device is offline.")
     expect(refusal).to_have_class(re.compile(r"\balert-warning\b"))
