@@ -43,9 +43,11 @@ MISSING = (
 TOO_OLD = "This form is more than a week old: reload the page and send it again. Nothing was sent."
 
 
-def new() -> str:
-    """A fresh key for one form."""
-    return signing.TimestampSigner(salt=SALT).sign(secrets.token_urlsafe(16))
+def new(secret_key: str | None = None) -> str:
+    """A fresh key for one form (signed with SECRET_KEY, or a test's portal's own key)."""
+    fallbacks = [] if secret_key else None  # a given key needs no settings at all
+    signer = signing.TimestampSigner(key=secret_key, fallback_keys=fallbacks, salt=SALT)
+    return signer.sign(secrets.token_urlsafe(16))
 
 
 def of(request: HttpRequest) -> str:
