@@ -209,9 +209,30 @@
   }
 
   // ---- Signing in again in place: the sign-in page's own form, sent from this page -------
-  const dialog = document.getElementById("sign-in-dialog");
+  function signInDialog() {
+    let dialog = document.getElementById("sign-in-dialog");
+    if (dialog) return dialog;
+    const template = document.getElementById("sign-in-template");
+    if (!template) return null;
+    document.body.appendChild(template.content.cloneNode(true));
+    dialog = document.getElementById("sign-in-dialog");
+    const form = dialog.querySelector("form");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const button = document.getElementById("sign-in-dialog-submit");
+      button.disabled = true;
+      signIn(dialog, form)
+        .catch(function () { failed("The portal could not be reached: try again."); })
+        .finally(function () { button.disabled = false; });
+    });
+    document.getElementById("sign-in-dialog-cancel").addEventListener("click", function () {
+      dialog.close();
+    });
+    return dialog;
+  }
 
   function openSignIn() {
+    const dialog = signInDialog();
     if (!dialog || typeof dialog.showModal !== "function") {
       window.open(part("login").href, "_blank", "noopener");
       return;
@@ -231,7 +252,7 @@
     error.hidden = false;
   }
 
-  async function signIn(form) {
+  async function signIn(dialog, form) {
     const loginPath = new URL(form.action, location.href).pathname;
     // The sign-in page first: it sets a CSRF cookie (cookies may have been cleared) and
     // carries the token its form needs.
@@ -257,21 +278,6 @@
     dialog.close();
     useCsrf(csrfCookie());
     signedInAgain();
-  }
-
-  if (dialog) {
-    const form = dialog.querySelector("form");
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      const button = document.getElementById("sign-in-dialog-submit");
-      button.disabled = true;
-      signIn(form)
-        .catch(function () { failed("The portal could not be reached: try again."); })
-        .finally(function () { button.disabled = false; });
-    });
-    document.getElementById("sign-in-dialog-cancel").addEventListener("click", function () {
-      dialog.close();
-    });
   }
 
   // ---- Unsaved input: leaving a half-typed form asks first -------------------------------

@@ -155,6 +155,16 @@ class Case:
         return "\n".join(lines)
 
 
+def _signed_out_event(trigger: str) -> str:
+    """The sign-in address of an htmx answer to a signed-out user (401 and the page's
+    `portal:signed-out` event, portal.middleware), or ""."""
+    try:
+        event = json.loads(trigger).get("portal:signed-out") if trigger else None
+    except (ValueError, AttributeError):
+        return ""
+    return str(event.get("login") or "/login/") if isinstance(event, dict) else ""
+
+
 def with_form_key(form, method: str, *, multipart: bool = False):
     """The form with a fresh one-time form key (portal.form_keys), as a page's form has one:
     each case is a first submission, so it reaches its view's write. A case that sends its
@@ -321,7 +331,11 @@ class Portal:
             return Result(None, b"", time.perf_counter() - started, type(error).__name__)
         finally:
             session.cookies = jar
-        redirect = response.headers.get("Location") or response.headers.get("HX-Redirect") or ""
+        redirect = (
+            response.headers.get("Location")
+            or response.headers.get("HX-Redirect")
+            or _signed_out_event(response.headers.get("HX-Trigger", ""))
+        )
         return Result(response.status_code, body, time.perf_counter() - started, "", redirect)
 
 
