@@ -21,6 +21,17 @@ TOKEN = "bench-token-0000"
 PASSWORD = "bench-password-0000"
 
 
+SECRET_KEY = "bench-secret-key-" + "x" * 40
+
+
+def form_key() -> str:
+    """A fresh one-time form key for the benchmark's portal (portal.form_keys), as a form
+    the portal draws carries one: every write a benchmark posts is a first submission."""
+    from portal import form_keys
+
+    return form_keys.new(SECRET_KEY)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -64,7 +75,7 @@ def portal(upstream: str, extra_env: dict[str, str] | None = None) -> Iterator[s
             "PORTAL_DATA_DIR": data_dir,
             "IOT_API_BASE_URL": upstream,
             "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": "bench-secret-key-" + "x" * 40,
+            "DJANGO_SECRET_KEY": SECRET_KEY,
             "PORTAL_TOKEN_KEYS": "ZmRlYmVuY2gta2V5LWJlbmNoLWtleS1iZW5jaC1rZXk=",
             "PORTAL_SECURE_COOKIES": "false",
             "PORTAL_BEHIND_TLS_PROXY": "false",

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import TOKEN, emulator, p, portal, signed_in, timings
+from bench.common import TOKEN, emulator, form_key, p, portal, signed_in, timings
 from tests import firmware_samples as samples
 
 MB4 = 4 * 1024 * 1024
@@ -110,7 +110,7 @@ def run() -> dict[str, float]:
             data = samples.sized(size, salt=f"portal-{next(counter)}")
             response = browser.post(
                 f"{site}/devices/{uid}/firmware/upload/",
-                data={"name": "bench", "csrfmiddlewaretoken": csrf},
+                data={"name": "bench", "csrfmiddlewaretoken": csrf, "form_key": form_key()},
                 files={"file": ("bench.bin", data, "application/octet-stream")},
                 headers={"HX-Request": "true", "X-CSRFToken": csrf, "Referer": site},
                 timeout=60,

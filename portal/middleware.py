@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
 import zoneinfo
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
@@ -148,24 +150,93 @@ def render_iot_error(request: HttpRequest, error: IoTError) -> HttpResponse:
 
 
 class HtmxSignInRedirectMiddleware:
-    """A signed-out htmx request (an expired session's refresh or panel) gets a whole-page
-    redirect to the sign-in page, back to the page the user was on, instead of the sign-in
-    page swapped into a panel."""
+    """What a request from a signed-out user gets when its view sends it to sign in.
+
+    An htmx request (an ended session's refresh, a panel, a Reboot clicked after expiry)
+    gets 401 with an `HX-Trigger` event (`portal:signed-out`) and nothing to swap: the page
+    stays as it is, typed text and all, and the portal's script says the session ended, that
+    the action was not sent, and offers to sign in again in a new tab or in place.
+
+    Any other request gets the usual redirect to the sign-in page, which says why the user
+    is there when their session ended (`reason=ended`). A form sent then was not done, and
+    its address takes only a post: the sign-in page says so (`unsent=1`) and leads back to
+    the page the form was on.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        had_session = settings.SESSION_COOKIE_NAME in request.COOKIES
+        response = self.get_response(request)
+        if response.status_code != 302:
+            return response
+        if urlsplit(response.get("Location", "")).path != resolve_url(settings.LOGIN_URL):
+            return response
+        htmx = getattr(request, "htmx", None)
+        if htmx:
+            page = urlsplit(htmx.current_url or "")
+            back = page.path + (f"?{page.query}" if page.query else "") if page.path else "/"
+            return signed_out(request, back)
+        posted = request.method not in ("GET", "HEAD")
+        if not posted and not had_session:
+            return response  # a first visit: the plain redirect
+        back = _referring_page(request) if posted else request.get_full_path()
+        params = {"next": back, "reason": "ended"}
+        if posted:
+            params["unsent"] = "1"
+        return redirect(f"{resolve_url(settings.LOGIN_URL)}?{urlencode(params)}")
+
+
+def _referring_page(request: HttpRequest) -> str:
+    """The same-site page a form was sent from (path and query), or the home page."""
+    referer = request.META.get("HTTP_REFERER", "")
+    same_site = url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if not referer or not same_site:
+        return resolve_url("home")
+    page = urlsplit(referer)
+    return (page.path or "/") + (f"?{page.query}" if page.query else "")
+
+
+def signed_out(request: HttpRequest, back: str) -> HttpResponse:
+    """The answer to an htmx request from a signed-out user: nothing was done, nothing to
+    swap (the page keeps what it shows and what is typed), and an event for the portal's
+    script, with the sign-in address that comes back to the page."""
+    login = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': back, 'reason': 'ended'})}"
+    response = HttpResponse(
+        "Your session has ended: sign in again. Nothing was done.",
+        status=401,
+        content_type="text/plain; charset=utf-8",
+    )
+    event = {"login": login, "method": request.method, "reason": "session"}
+    response["HX-Trigger"] = json.dumps({"portal:signed-out": event})
+    response["HX-Reswap"] = "none"
+    return response
+
+
+class FormKeyMiddleware:
+    """The answer to an htmx write carries the next one-time form key (`X-Form-Key`), for a
+    form that stays on the page (Reboot, a command button): the portal's script puts it in
+    the form, so the next deliberate click is a new submission. A write refused for its key
+    says so in `X-Form-Key-Refused`, which the script shows when the page does not already.
+    """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        htmx = getattr(request, "htmx", None)
-        if not htmx or response.status_code != 302:
+        if not getattr(request, "htmx", False) or request.method in ("GET", "HEAD"):
             return response
-        login = resolve_url(settings.LOGIN_URL)
-        if urlsplit(response.get("Location", "")).path != login:
-            return response
-        page = urlsplit(htmx.current_url or "")
-        back = page.path + (f"?{page.query}" if page.query else "") if page.path else "/"
-        return HttpResponseClientRedirect(redirect_to_login(back).url)
+        from portal import form_keys
+
+        response[form_keys.HEADER] = form_keys.new()
+        refusal = getattr(request, "form_key_refusal", None)
+        if refusal:
+            response[f"{form_keys.HEADER}-Refused"] = refusal
+        return response
 
 
 class NotFoundPageMiddleware:
@@ -202,16 +273,36 @@ def render_not_found(request: HttpRequest) -> HttpResponse:
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: a form sent without a valid CSRF token (cookies cleared, the page
-    left open past a sign-out). Nothing was done; the way back is the page the form was on."""
+    left open past a sign-out). Nothing was done; the way back is the page the form was on.
+
+    From htmx, the page stays as it is (what is typed too) and its script says what was not
+    sent: as an ended session when nobody is signed in (cookies cleared), else as a page to
+    send again. Either way the answer sets a fresh CSRF cookie the page's next request uses.
+    """
+    get_token(request)
+    if getattr(request, "htmx", False):
+        page = urlsplit(request.htmx.current_url or "")
+        back = page.path + (f"?{page.query}" if page.query else "") if page.path else "/"
+        if not request.user.is_authenticated:
+            return signed_out(request, back)
+        response = HttpResponse(
+            "The form could not be sent: this page expired. Nothing was done.",
+            status=403,
+            content_type="text/plain; charset=utf-8",
+        )
+        event = {"method": request.method, "reason": "csrf"}
+        response["HX-Trigger"] = json.dumps({"portal:signed-out": event})
+        response["HX-Reswap"] = "none"
+        return response
     referer = request.META.get("HTTP_REFERER", "")
     same_site = url_has_allowed_host_and_scheme(
         referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
     back = referer if referer and same_site else resolve_url("home")
-    template = "portal/csrf_failure.html"
-    if getattr(request, "htmx", False):
-        template += "#message"
-    return render(request, template, {"back": back}, status=403)
+    next_page = _referring_page(request)
+    login = f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': next_page, 'reason': 'ended'})}"
+    context = {"back": back, "login": login}
+    return render(request, "portal/csrf_failure.html", context, status=403)
 
 
 CHANGE_FIRST = "Refused: an admin asked this user to change their password first."

@@ -187,3 +187,19 @@ class ReadGeneration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}:{self.tag}"
+
+
+class UsedFormKey(models.Model):
+    """A one-time form key a write has used (portal.form_keys): a second write carrying the
+    same key (a double click, a retried request, a browser's resubmit) is refused.
+
+    Kept in the database, not the cache: every worker and instance must see the same set,
+    and the primary key makes "used once" one atomic insert. Rows older than a key can be
+    (form_keys.MAX_AGE) are dropped, since such a key is refused as too old anyway.
+    """
+
+    key = models.CharField(max_length=32, primary_key=True)  # the key's random part
+    used_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -3,7 +3,9 @@
 `perform(actor, action, call, ...)`:
 
 1. refuses what cannot be stored, shown or sent faithfully (`portal.storable`), and a form
-   that does not validate, before `call` runs, so nothing reaches the upstream;
+   that does not validate, before `call` runs, so nothing reaches the upstream; then, for a
+   write from a request, uses up its one-time form key (`portal.form_keys`): a form sent a
+   second time (a double click, a retry, a resubmit) is refused there, and sent once;
 2. runs `call`, the write itself (an upstream call, or a change to the portal's own records);
 3. records exactly one audit row, whatever happened: succeeded, refused by the portal,
    rejected or failed by the device service, or *unknown* (the write was sent and its answer
@@ -33,7 +35,7 @@ from django.contrib import messages
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest
 
-from portal import audit, storable
+from portal import audit, form_keys, storable
 from portal.iot import IoTError, OutcomeUnknown, Rejected, level_of
 from portal.models import AuditEvent
 
@@ -128,7 +130,10 @@ class Outcome:
         return [] if self.ok else [self.message]
 
     def flash(self, request: HttpRequest) -> None:
-        """Carry the outcome across a redirect (the no-JavaScript path)."""
+        """Carry the outcome across a redirect (the no-JavaScript path), once: a form key's
+        refusal is already there (`_not_sent`)."""
+        if getattr(request, "form_key_refusal", None) == self.message:
+            return
         messages.add_message(request, MESSAGE_LEVELS.get(self.level, messages.ERROR), self.message)
 
 
@@ -234,6 +239,13 @@ def perform(
             who, action, error.message, device_uid=device_uid, device_name=device_name,
             sent=record, errors={error.field: [error.message]},
         )  # fmt: skip
+    if who.request is not None and not getattr(who.request, "form_key_used", False):
+        problem = form_keys.use(form_keys.of(who.request))
+        if problem:
+            return _not_sent(who, action, problem, device_uid, device_name, record)
+        # One submission, one key: the further writes of the same request (a plain
+        # roll-out's target and OTA after its upload) are part of it.
+        who.request.form_key_used = True  # type: ignore[attr-defined]
     try:
         answer = call()
     except Refused as refusal:
@@ -273,6 +285,19 @@ def perform(
     )  # fmt: skip
     # The answer is shown on a page: text no page can carry (a lone surrogate) is replaced.
     return Outcome(done.level, message, answer=storable.shown(done.answer), event=event)
+
+
+def _not_sent(
+    who: Actor, action: str, message: str, device_uid: str, device_name: Name, record: Mapping
+) -> Outcome:
+    """A write refused for its form key. Views show a refusal beside a form's fields, and
+    this one has no field: the page is told too, as a message or (htmx) a header the
+    portal's script shows, so it is never silent (FormKeyMiddleware)."""
+    request = who.request
+    request.form_key_refusal = message  # type: ignore[union-attr]
+    if not getattr(request, "htmx", False):
+        messages.warning(request, message, fail_silently=True)
+    return refuse(who, action, message, device_uid=device_uid, device_name=device_name, sent=record)
 
 
 def _message_of(answer: Any, success: str | Callable[[Any], str]) -> str:

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "portal.middleware.FormKeyMiddleware",
     "portal.middleware.HtmxSignInRedirectMiddleware",
     "portal.middleware.PasswordChangeRequiredMiddleware",
     "portal.middleware.TimezoneMiddleware",

@@ -48,6 +48,30 @@ class LoginView(auth_views.LoginView):
         audit.record(self.request, "auth.sign_in")
         return response
 
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context.update(why_here(self.request))
+        return context
+
+
+def why_here(request: HttpRequest) -> dict[str, str]:
+    """Why someone is on the sign-in page, when they were sent there: their session ended
+    (portal.middleware adds `reason=ended`), and a form they sent then was not done."""
+    params = request.POST if request.method == "POST" else request.GET
+    if params.get("reason") == "ended":
+        why = "Your session ended; sign in again."
+    elif params.get("next"):
+        why = "Sign in to continue to that page."
+    else:
+        return {}
+    context = {"why": why, "reason": params.get("reason", "")[:16]}
+    if params.get("unsent") == "1":
+        context["unsent"] = (
+            "What you sent last was not sent: nothing was done. "
+            "Send it again once you are signed in."
+        )
+    return context
+
 
 class LogoutView(auth_views.LogoutView):
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:

@@ -9,6 +9,8 @@ import logging
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
+from django.test.client import MULTIPART_CONTENT
 
 from emulator.pytest_plugin import TOKEN_A, TOKEN_B, emulator, emulator_server  # noqa: F401
 from portal import services
@@ -16,6 +18,26 @@ from portal.roles import Role
 from tests.hostile.summary import pytest_terminal_summary  # noqa: F401 (the hostile suite's line)
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+class KeyedClient(Client):
+    """Django's test client, posting every form with a fresh one-time form key, as a form the
+    portal drew carries one (portal.form_keys). Like the client's CSRF exemption, this lets
+    a test post without drawing the form first; the form key's own tests post their own
+    key (`form_key` in `data`, "" for none)."""
+
+    def post(self, path, data=None, content_type=MULTIPART_CONTENT, **extra):
+        if content_type == MULTIPART_CONTENT and (data is None or isinstance(data, dict)):
+            from portal import form_keys
+
+            data = {form_keys.FIELD: form_keys.new(), **(data or {})}
+        return super().post(path, data, content_type, **extra)
+
+
+@pytest.fixture
+def client():
+    """pytest-django's `client`, sending form keys (KeyedClient)."""
+    return KeyedClient()
 
 
 @pytest.fixture(autouse=True)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import html
 
 from django.contrib.auth.models import User
-from django.test import Client
 from django.urls import reverse
 
 from emulator.pytest_plugin import TOKEN_A
 from portal.models import AuditEvent, Profile
 from tests.conftest import PASSWORD
+from tests.conftest import KeyedClient as Client
 
 NEW = "a-brand-new-passphrase-9"
 URL = reverse("password_change")

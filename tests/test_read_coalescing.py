@@ -10,12 +10,12 @@ import threading
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
 from django.urls import reverse
 
 from emulator.pytest_plugin import TOKEN_A
 from portal.iot import IoTClient, UpstreamUnavailable
 from portal.roles import Role
+from tests.conftest import KeyedClient as Client
 from tests.conftest import make_user
 from tests.devices_helpers import HTMX, uid_of, upstream_calls
 

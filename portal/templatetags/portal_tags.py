@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from django import template
 from django.utils.dateparse import parse_datetime
-from django.utils.html import conditional_escape
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 
 from portal import display
@@ -72,3 +72,22 @@ def token_rejected(error: object) -> bool:
     from portal.iot import TokenRejected
 
     return isinstance(error, TokenRejected) and error.status == 401
+
+
+@register.simple_tag
+def form_key() -> str:
+    """The hidden field of a write form's one-time key (portal.form_keys): fresh each time
+    the form is drawn. Goes beside `{% csrf_token %}` in every form that writes."""
+    from portal import form_keys
+
+    return format_html(
+        '<input type="hidden" name="{}" value="{}">', form_keys.FIELD, form_keys.new()
+    )
+
+
+@register.simple_tag
+def new_form_key() -> str:
+    """A fresh one-time key by itself, for a write that is not a form (hx-vals)."""
+    from portal import form_keys
+
+    return form_keys.new()

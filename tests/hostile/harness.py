@@ -155,6 +155,34 @@ class Case:
         return "\n".join(lines)
 
 
+def _signed_out_event(trigger: str) -> str:
+    """The sign-in address of an htmx answer to a signed-out user (401 and the page's
+    `portal:signed-out` event, portal.middleware), or ""."""
+    try:
+        event = json.loads(trigger).get("portal:signed-out") if trigger else None
+    except (ValueError, AttributeError):
+        return ""
+    return str(event.get("login") or "/login/") if isinstance(event, dict) else ""
+
+
+def with_form_key(form, method: str, *, multipart: bool = False):
+    """The form with a fresh one-time form key (portal.form_keys), as a page's form has one:
+    each case is a first submission, so it reaches its view's write. A case that sends its
+    own `form_key` (or none: a raw `body`) is left as it is."""
+    from portal import form_keys
+    from tests.multi.deployment import SECRET_KEY
+
+    if method != "POST":
+        return form
+    pairs = list(form.items()) if isinstance(form, dict) else list(form)
+    if any(name == form_keys.FIELD for name, _ in pairs):
+        return form
+    key = form_keys.new(SECRET_KEY)
+    if multipart:
+        return {**form, form_keys.FIELD: (None, key.encode())}
+    return [*pairs, (form_keys.FIELD, key)]
+
+
 def _bytes(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
 
@@ -282,10 +310,10 @@ class Portal:
             headers.setdefault("X-CSRFToken", csrf)
         data: bytes | None = case.body
         if case.form is not None:
-            data = encode_form(case.form)
+            data = encode_form(with_form_key(case.form, case.method))
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         if case.files is not None:
-            data = encode_multipart(case.files)
+            data = encode_multipart(with_form_key(case.files, case.method, multipart=True))
             headers.setdefault("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")
         request = requests.Request(case.method, self.url + "/", headers=headers, data=data)
         prepared = session.prepare_request(request)
@@ -303,7 +331,11 @@ class Portal:
             return Result(None, b"", time.perf_counter() - started, type(error).__name__)
         finally:
             session.cookies = jar
-        redirect = response.headers.get("Location") or response.headers.get("HX-Redirect") or ""
+        redirect = (
+            response.headers.get("Location")
+            or response.headers.get("HX-Redirect")
+            or _signed_out_event(response.headers.get("HX-Trigger", ""))
+        )
         return Result(response.status_code, body, time.perf_counter() - started, "", redirect)
 
 

@@ -151,3 +151,24 @@ def test_a_signed_out_session_is_seen_and_signed_in_again():
     batch = _run(Result(302, b"", 0.01, redirect="/login/?next=/devices/"), method="GET")
     assert batch.counts["signed_out"] == 1
     assert batch.portal.signed_in_again == ["admin"]
+
+
+def test_an_htmx_answer_to_a_signed_out_user_counts_as_sent_to_sign_in():
+    from tests.hostile.harness import _signed_out_event
+
+    event = '{"portal:signed-out": {"login": "/login/?next=%2F&reason=ended"}}'
+    assert Result(401, b"", 0.01, redirect=_signed_out_event(event)).to_sign_in
+    assert _signed_out_event('{"other": 1}') == "" and _signed_out_event("not json") == ""
+    batch = _run(Result(401, b"", 0.01, redirect=_signed_out_event(event)), htmx=True)
+    assert batch.counts["signed_out"] == 1
+
+
+def test_every_posted_case_carries_a_fresh_form_key_unless_it_brings_its_own():
+    from tests.hostile.harness import with_form_key
+
+    first = dict(with_form_key({"name": "x"}, "POST"))
+    second = dict(with_form_key({"name": "x"}, "POST"))
+    assert first["form_key"] and first["form_key"] != second["form_key"]
+    assert with_form_key({"form_key": ""}, "POST") == {"form_key": ""}
+    assert with_form_key({"q": "x"}, "GET") == {"q": "x"}
+    assert with_form_key({"file": ("a.bin", b"")}, "POST", multipart=True)["form_key"][0] is None

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from emulator.pytest_plugin import TOKEN_A
-from tests.multi.deployment import PASSWORD, post_login
+from portal import form_keys
+from tests.multi.deployment import PASSWORD, SECRET_KEY, post_login
 
 pytestmark = pytest.mark.multi
 
@@ -53,7 +54,7 @@ def test_a_rename_is_seen_by_every_read_after_it(deployment, emulator):
     emulator.set_latency(0)
     renamed = session.post(
         f"{url}/devices/{uid}/rename/",
-        data={"name": "Carport Door"},
+        data={"name": "Carport Door", "form_key": form_keys.new(SECRET_KEY)},
         headers={"X-CSRFToken": session.cookies["csrftoken"], "Referer": f"{url}/devices/"},
         allow_redirects=False,
         timeout=20,
