@@ -81,7 +81,7 @@ def test_an_ended_session_keeps_the_page_and_what_is_typed_and_says_what_was_not
     expect(banner).to_contain_text("Reboot was not sent: send it again if you still want it.")
     expect(page.locator("#id_payload")).to_have_value(HALF_TYPED)
     reboot(page)
-    expect(page.locator("#action-result")).to_contain_text("Reboot command sent.")
+    expect(page.locator("#commands-result")).to_contain_text("Reboot command sent.")
     assert [entry["path"] for entry in writes(emulator)] == [f"/v1/user/devices/{uid}/reboot"]
 
 
@@ -110,7 +110,7 @@ def test_signing_in_again_in_place_keeps_what_is_typed(
     expect(banner).to_contain_text("You are signed in again.")
     expect(page.locator("#id_payload")).to_have_value('{"relay": "on"}')
     page.get_by_role("button", name="Send command").click()
-    expect(page.locator("#command-form")).to_contain_text("Command sent.")
+    expect(page.locator("#commands-result")).to_contain_text("Command sent.")
     assert emulator.state.received_commands(TOKEN_A, uid)[-1]["payload"] == {"relay": "on"}
     assert len(writes(emulator)) == 1
 
@@ -128,7 +128,7 @@ def test_with_cookies_cleared_a_reboot_is_not_sent_and_the_page_stays(
     expect(banner).to_contain_text("Your session has ended.")
     expect(banner).to_contain_text("Reboot was not sent.")
     expect(page.locator("#id_payload")).to_have_value(HALF_TYPED)
-    expect(page.locator("#action-result")).to_be_empty()
+    expect(page.locator("#commands-result")).to_be_empty()
     assert writes(emulator) == []
 
 
@@ -142,7 +142,7 @@ def test_a_double_click_on_a_command_button_sends_once(
     button = page.locator("#send-relay_on")
     button.dblclick()
     expect(button).to_be_disabled()  # waits while its request runs
-    expect(page.locator("#button-result")).to_contain_text("Command sent.")
+    expect(page.locator("#buttons-result")).to_contain_text("Command sent.")
     expect(button).to_be_enabled()
     page.wait_for_timeout(800)  # a second send, had there been one, would have arrived
     sends = [e for e in writes(emulator) if e["path"].endswith("/command-buttons/relay_on/send")]
@@ -196,7 +196,7 @@ def test_a_sent_form_and_an_untouched_one_leave_without_asking(
     page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
     page.locator("#id_payload").fill('{"relay": "on"}')
     page.get_by_role("button", name="Send command").click()
-    expect(page.locator("#command-form")).to_contain_text("Command sent.")
+    expect(page.locator("#commands-result")).to_contain_text("Command sent.")
     page.locator("nav.crumbs").get_by_role("link", name="Devices").click()
     expect(page).to_have_url(re.compile(r"/devices/$"))
     assert asked == []
