@@ -6,10 +6,11 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import device_list, firmware_upload, shared_token, sign_in
+from bench import device_list, device_page, firmware_upload, shared_token, sign_in
 
 BENCHMARKS = {
     "device_list": device_list,
+    "device_page": device_page,
     "shared_token": shared_token,
     "firmware_upload": firmware_upload,
     "sign_in": sign_in,

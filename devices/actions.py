@@ -76,8 +76,10 @@ def _name(request: HttpRequest, uid: str) -> str:
     return (source.get("device_name") or uid).strip()[:100] or uid
 
 
-def _panel_context(request: HttpRequest, uid: str, **extra: object) -> dict[str, object]:
-    name = _name(request, uid)
+def _panel_context(
+    request: HttpRequest, uid: str, name: str | None = None, **extra: object
+) -> dict[str, object]:
+    name = name or _name(request, uid)
     actions = [
         (action, action.question.format(name=name), reverse(f"devices:{action.key}", args=[uid]))
         for action in ACTIONS.values()
@@ -94,6 +96,11 @@ def commands_panel(request: HttpRequest, uid: str) -> HttpResponse:
     context = _panel_context(request, uid, form=CommandForm())
     template = "devices/commands.html#panel" if request.htmx else "devices/commands.html"
     return render(request, template, context)
+
+
+def panel_context(request: HttpRequest, uid: str, device_name: str) -> dict[str, object]:
+    """The panel as the device's page draws it in place (it needs no upstream read)."""
+    return _panel_context(request, uid, device_name, form=CommandForm())
 
 
 def _act(request: HttpRequest, uid: str, action: Action) -> HttpResponse:
