@@ -6,7 +6,14 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import device_list, device_page, firmware_upload, shared_token, sign_in
+from bench import (
+    device_list,
+    device_page,
+    firmware_upload,
+    shared_token,
+    sign_in,
+    worker_restart,
+)
 
 BENCHMARKS = {
     "device_list": device_list,
@@ -14,6 +21,7 @@ BENCHMARKS = {
     "shared_token": shared_token,
     "firmware_upload": firmware_upload,
     "sign_in": sign_in,
+    "worker_restart": worker_restart,
 }
 
 
