@@ -8,7 +8,7 @@ import os
 
 from gunicorn import glogging
 
-from portal.env import env_int
+from portal.env import env_bool, env_int
 from portal.logs import JsonFormatter
 
 wsgi_app = "portal.wsgi:application"
@@ -20,9 +20,27 @@ threads = env_int("PORTAL_THREADS", 4, minimum=1)
 timeout = env_int("PORTAL_WORKER_TIMEOUT", 90, minimum=1)
 graceful_timeout = env_int("PORTAL_GRACEFUL_TIMEOUT", 30, minimum=1)
 keepalive = env_int("PORTAL_KEEPALIVE", 5, minimum=0)
-# A worker is replaced after this many requests (with jitter), bounding any slow leak.
+# A worker is replaced after this many requests (with jitter, so the workers are not replaced
+# together), bounding any slow leak.
 max_requests = env_int("PORTAL_MAX_REQUESTS", 2000, minimum=0)
 max_requests_jitter = max_requests // 10
+# A kept-alive connection stays on the worker that accepted it. When a worker is replaced,
+# every client it served reconnects to the others, and a connection that is never closed
+# never comes back: one worker served every client after a replacement (half the
+# throughput). So a worker closes a connection after answering (`Connection: close`) when
+# - it holds more connections than it has threads (a request on one of them may wait for a
+#   thread while another worker has one free; PORTAL_CLOSE_BUSY_CONNECTIONS=false turns this
+#   off), or
+# - the connection has carried PORTAL_CONNECTION_REQUESTS requests (0: no such bound).
+# The client's next request opens a new connection, which the least busy worker tends to
+# accept first; a new connection costs little next to a request that waits on the upstream.
+# docs/PERFORMANCE.md, "Worker replacements", has the figures.
+CLOSE_BUSY_CONNECTIONS = env_bool("PORTAL_CLOSE_BUSY_CONNECTIONS", True)
+CONNECTION_REQUESTS = env_int("PORTAL_CONNECTION_REQUESTS", 100, minimum=0)
+# One listening socket shared by the workers, not one each (SO_REUSEPORT): the kernel would
+# spread connections evenly, but a replaced worker's socket takes the connections waiting on
+# it down with it (the benchmark lost about a hundred requests a minute that way).
+reuse_port = False
 
 # The portal logs every request itself, as JSON with a request id and the user
 # (portal.middleware); gunicorn's text access log would only duplicate it, so it stays off.
@@ -77,3 +95,15 @@ def post_worker_init(worker) -> None:
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
+
+
+def pre_request(worker, req) -> None:
+    """Answer with `Connection: close` when this worker should let the connection go.
+
+    `req.req_number` counts the requests on this connection; `nr_conns` (gthread) the
+    connections the worker holds, kept-alive ones included. `force_close` makes gunicorn
+    close the connection after this answer.
+    """
+    busy = CLOSE_BUSY_CONNECTIONS and getattr(worker, "nr_conns", 0) > worker.cfg.threads
+    if busy or (CONNECTION_REQUESTS and req.req_number >= CONNECTION_REQUESTS):
+        req.force_close()

@@ -6,13 +6,22 @@ import platform
 import sys
 from datetime import UTC, datetime
 
-from bench import device_list, firmware_upload, shared_token, sign_in
+from bench import (
+    device_list,
+    device_page,
+    firmware_upload,
+    shared_token,
+    sign_in,
+    worker_restart,
+)
 
 BENCHMARKS = {
     "device_list": device_list,
+    "device_page": device_page,
     "shared_token": shared_token,
     "firmware_upload": firmware_upload,
     "sign_in": sign_in,
+    "worker_restart": worker_restart,
 }
 
 

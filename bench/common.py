@@ -69,6 +69,15 @@ def emulator(*args: str) -> Iterator[str]:
 @contextmanager
 def portal(upstream: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """A gunicorn portal on a fresh SQLite database, with one admin user on the bench token."""
+    with portal_process(upstream, extra_env) as (url, _):
+        yield url
+
+
+@contextmanager
+def portal_process(
+    upstream: str, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`portal()`, and the gunicorn master's process (whose children are the workers)."""
     with tempfile.TemporaryDirectory() as data_dir:
         env = {
             **os.environ,
@@ -108,7 +117,7 @@ def portal(upstream: str, extra_env: dict[str, str] | None = None) -> Iterator[s
         url = f"http://127.0.0.1:{port}"
         try:
             wait_for(f"{url}/login/")
-            yield url
+            yield url, proc
         finally:
             proc.terminate()
             proc.wait(10)

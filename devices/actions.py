@@ -84,10 +84,17 @@ def _name(request: HttpRequest, uid: str) -> str:
     return device_label(source.get("device_name"), uid)
 
 
-def _panel_context(request: HttpRequest, uid: str, **extra: object) -> dict[str, object]:
-    name = _name(request, uid)
-    # The device page says whether the device has a target firmware; unknown is "has one".
-    no_target = request.GET.get("target") == "none"
+def _panel_context(
+    request: HttpRequest,
+    uid: str,
+    name: str | None = None,
+    no_target: bool | None = None,
+    **extra: object,
+) -> dict[str, object]:
+    name = name or _name(request, uid)
+    if no_target is None:
+        # The device page says whether the device has a target firmware; unknown is "has one".
+        no_target = request.GET.get("target") == "none"
     actions = [
         (
             action,
@@ -111,6 +118,13 @@ def commands_panel(request: HttpRequest, uid: str) -> HttpResponse:
     context = _panel_context(request, uid, form=CommandForm())
     template = "devices/commands.html#panel" if request.htmx else "devices/commands.html"
     return render(request, template, context)
+
+
+def panel_context(
+    request: HttpRequest, uid: str, device_name: str, *, no_target: bool = False
+) -> dict[str, object]:
+    """The panel as the device's page draws it in place (it needs no upstream read)."""
+    return _panel_context(request, uid, device_name, no_target, form=CommandForm())
 
 
 def _act(request: HttpRequest, uid: str, action: Action) -> HttpResponse:

@@ -7,6 +7,8 @@ fields, with what was typed.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,6 +19,7 @@ from devices.forms import ButtonForm
 from portal import confirm, results, storable
 from portal.decorators import requires
 from portal.iot import IoTError, Rejected, client_for
+from portal.iot.parallel import Pending
 from portal.outcomes import Outcome, perform
 from portal.results import Result, device_label
 
@@ -30,23 +33,39 @@ def _panel(
     draft: bool = False,
 ) -> HttpResponse:
     """The whole panel: the buttons as the upstream has them now, and the create form."""
-    context: dict[str, object] = {
-        "draft": draft,
-        "uid": uid,
-        "device_name": _device_name(request, uid),
-        "form": form or ButtonForm(),
-        "result": result,
-    }
-    try:
-        # What the upstream stored may hold text no page can carry (a lone surrogate).
-        context["buttons"] = storable.shown(client_for(request.user).list_buttons(uid))
-    except IoTError as error:
-        context["error"] = error
+    context = panel_context(request, uid, form=form, result=result, draft=draft)
     template = "devices/buttons.html#panel" if request.htmx else "devices/buttons.html"
     response = render(request, template, context)
     if request.htmx:
         reswap(retarget(response, "#buttons-panel"), "outerHTML")
     return response
+
+
+def panel_context(
+    request: HttpRequest,
+    uid: str,
+    *,
+    listing: Pending[list[dict[str, Any]]] | None = None,
+    device_name: str | None = None,
+    form: ButtonForm | None = None,
+    result: Result | None = None,
+    draft: bool = False,
+) -> dict[str, object]:
+    """What the panel shows; `listing` is the buttons' read when the device's page started it."""
+    context: dict[str, object] = {
+        "draft": draft,
+        "uid": uid,
+        "device_name": device_name or _device_name(request, uid),
+        "form": form or ButtonForm(),
+        "result": result,
+    }
+    try:
+        buttons = listing.result() if listing else client_for(request.user).list_buttons(uid)
+        # What the upstream stored may hold text no page can carry (a lone surrogate).
+        context["buttons"] = storable.shown(buttons)
+    except IoTError as error:
+        context["error"] = error
+    return context
 
 
 def _device_name(request: HttpRequest, uid: str) -> str:

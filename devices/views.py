@@ -12,12 +12,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from devices import panels
 from devices.forms import MAX_LENGTH
 from devices.listing import DeviceQuery, rows, select
 from devices.table import rows_html
 from portal import storable
 from portal.decorators import requires
-from portal.iot import InvalidIdentifier, IoTError, NotFound, client_for
+from portal.iot import InvalidIdentifier, IoTError, NotFound, check_uid, client_for
 from portal.outcomes import perform
 from portal.results import device_label
 
@@ -64,18 +65,28 @@ def _device(request: HttpRequest, uid: str) -> dict[str, Any]:
 @require_GET
 @requires("view_devices")
 def device_detail(request: HttpRequest, uid: str) -> HttpResponse:
-    """One upstream read; the panels (commands, buttons, firmware) load on their own."""
+    """The detail and, read beside it, the panels (devices/panels.py); the live refresh alone."""
     context: dict[str, object] = {"uid": uid}
+    live = bool(request.htmx and request.htmx.target == "device-live")
+    reads: dict[str, Any] = {}
     try:
-        context["device"] = _device(request, uid)
+        client = client_for(request.user)
+        if not live:
+            reads = panels.start(client, check_uid(uid))
+        context["device"] = client.get_device(uid)
+    except (NotFound, InvalidIdentifier):
+        panels.cancel(reads)
+        raise Http404("No such device.") from None
     except IoTError as error:
+        panels.cancel(reads)
         context["error"] = error
-    template = "devices/detail.html"
-    if request.htmx and request.htmx.target == "device-live":
+    if live:
         if "error" in context:
             return HttpResponse(status=204)  # keep what is shown; the next refresh tries again
-        template += "#live"
-    return render(request, template, context)
+        return render(request, "devices/detail.html#live", context)
+    if "device" in context:
+        context["panels"] = panels.draw(request, uid, context["device"], reads)
+    return render(request, "devices/detail.html", context)
 
 
 def _field(field: str) -> str:

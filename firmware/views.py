@@ -31,9 +31,12 @@ from portal.iot import (
     InvalidIdentifier,
     IoTError,
     NotFound,
+    check_uid,
     client_for,
     level_of,
+    parallel,
 )
+from portal.iot.parallel import Pending
 from portal.outcomes import perform
 
 PAGE = "firmware/panel.html"
@@ -48,8 +51,21 @@ def _template(request: HttpRequest, partial: str) -> str:
     return f"{PAGE}#{partial}" if request.htmx else PAGE
 
 
-def panel_context(request: HttpRequest, uid: str, /, **extra: Any) -> dict[str, Any]:
-    """What the panel shows: the firmware list, the device (for badges, chip and OTA)."""
+def panel_context(
+    request: HttpRequest,
+    uid: str,
+    /,
+    *,
+    listing: Pending[list[dict[str, Any]]] | None = None,
+    known_device: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """What the panel shows: the firmware list, the device (for badges, chip and OTA).
+
+    The two reads overlap: the list is started on the read pool while this thread reads the
+    device (a cached read, so it stays here). The device's page passes both in: the list read
+    it started beside its own, and the device it has just read (`known_device`).
+    """
     context: dict[str, Any] = {
         "uid": uid,
         "max_bytes": MAX_FIRMWARE_BYTES,
@@ -61,8 +77,15 @@ def panel_context(request: HttpRequest, uid: str, /, **extra: Any) -> dict[str, 
     context.setdefault("form", UploadForm())
     try:
         client = client_for(request.user)
-        context["firmwares"] = client.list_firmwares(uid)
-        context["device"] = client.get_device(uid)
+        if listing is None:
+            listing = parallel.start(client.list_firmwares, check_uid(uid))
+        try:
+            found = known_device if known_device is not None else client.get_device(uid)
+        except IoTError:
+            listing.cancel()
+            raise
+        context["firmwares"] = listing.result()
+        context["device"] = found
     except (NotFound, InvalidIdentifier):
         # A uid the token does not have: the portal's "no such device", and nothing to act on.
         context["missing"] = True

@@ -265,6 +265,11 @@ IOT_API_MAX_BODY_BYTES = env_int("IOT_API_MAX_BODY_BYTES", 8 * 1024 * 1024, mini
 IOT_API_MAX_PAGES = env_int("IOT_API_MAX_PAGES", 100, minimum=1)
 # How long identical reads for one token are shared (seconds; 0 turns the cache off).
 PORTAL_READ_CACHE_SECONDS = env_float("PORTAL_READ_CACHE_SECONDS", 5.0, minimum=0)
+# A device's page starts its panels' reads beside its own, on a pool of this many threads per
+# process (portal/iot/parallel.py), and draws each panel in the page when its reads are done
+# at most PORTAL_PANEL_WAIT_SECONDS after the page's own read; a slower panel loads after.
+PORTAL_READ_THREADS = env_int("PORTAL_READ_THREADS", 8, minimum=1)
+PORTAL_PANEL_WAIT_SECONDS = env_float("PORTAL_PANEL_WAIT_SECONDS", 0.25, minimum=0)
 # How often device pages refresh their live fields (seconds; 0 turns auto-refresh off).
 PORTAL_REFRESH_SECONDS = env_int("PORTAL_REFRESH_SECONDS", 15, minimum=0)
 # How long the firmware panel follows a device after an OTA trigger (seconds).

@@ -58,14 +58,13 @@ def test_it_renders_whatever_fields_a_firmware_reference_carries(as_viewer, emul
     assert "9.9.9" in body and "beta" in body and "Only a name" in body
 
 
-def test_it_reads_the_upstream_once_and_leaves_the_panels_to_load_on_their_own(as_viewer, emulator):
+def test_it_reads_the_detail_once_and_its_panels_beside_it(as_viewer, emulator):
     uid = uid_of(emulator, "Kitchen Relay")
     emulator.clear_log()
-    body = as_viewer.get(reverse("devices:detail", args=[uid])).content.decode()
-    assert [e["path"] for e in emulator.request_log] == [f"/v1/user/devices/{uid}"]
-    for name in ("devices:commands", "devices:buttons", "firmware:panel"):
-        assert f'hx-get="{reverse(name, args=[uid])}' in body
-    assert body.count('hx-trigger="load"') == 3
+    as_viewer.get(reverse("devices:detail", args=[uid]))
+    paths = sorted(e["path"] for e in emulator.request_log)
+    base = f"/v1/user/devices/{uid}"
+    assert paths == [base, f"{base}/command-buttons", f"{base}/firmwares"]
 
 
 def test_it_answers_404_for_an_unknown_device(as_viewer, emulator):
@@ -125,4 +124,4 @@ def test_a_viewer_sees_no_edit_controls(as_viewer, emulator):
     uid = uid_of(emulator, "Kitchen Relay")
     body = as_viewer.get(reverse("devices:detail", args=[uid])).content.decode()
     assert "inline-value" not in body
-    assert len(upstream_calls(emulator, "GET")) == 1
+    assert len(upstream_calls(emulator, "GET", suffix=uid)) == 1

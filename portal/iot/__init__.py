@@ -10,6 +10,7 @@ The package has one concern per module, and this module is its whole public cont
 - `cache`: the per-token read cache that stops a team sharing one token from multiplying
   upstream reads;
 - `summaries`: the compact device list, decoded into typed structs;
+- `parallel`: a bounded pool of threads on which a page starts reads ahead, so they overlap;
 - `client`: `IoTClient`, one method per endpoint, and `client_for`.
 
 The token is held only by the transport, in a name-mangled attribute that no repr,

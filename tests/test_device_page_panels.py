@@ -1,0 +1,133 @@
+"""A device's page draws its panels in place from reads made beside its own, each independent."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.urls import reverse
+
+from emulator.pytest_plugin import TOKEN_A
+from tests.devices_helpers import HTMX, uid_of, upstream_calls
+
+LATENCY_MS = 400
+
+
+def _page(client, emulator, name: str = "Kitchen Relay") -> tuple[str, str]:
+    uid = uid_of(emulator, name)
+    emulator.clear_log()
+    response = client.get(reverse("devices:detail", args=[uid]))
+    assert response.status_code == 200
+    return uid, response.content.decode()
+
+
+def _inline(body: str, panel: str) -> bool:
+    """Whether the panel is drawn in the page (not its placeholder, which loads it after)."""
+    start = body.index(f'id="{panel}"')
+    tag = body[body.rindex("<section", 0, start) : body.index(">", start)]
+    return "panel-placeholder" not in tag
+
+
+def test_it_draws_every_panel_in_place_from_reads_made_at_the_same_time(as_maintainer, emulator):
+    emulator.set_latency(LATENCY_MS)
+    uid, body = _page(as_maintainer, emulator)
+    for panel in ("commands-panel", "buttons-panel", "firmware-panel"):
+        assert _inline(body, panel), panel
+    assert 'hx-trigger="load"' not in body  # nothing is left to load after the page
+    reads = upstream_calls(emulator, "GET")
+    assert sorted(e["path"] for e in reads) == sorted(
+        f"/v1/user/devices/{uid}{tail}" for tail in ("", "/command-buttons", "/firmwares")
+    )  # the detail once: the firmware panel does not read it again
+    arrivals = [e["at"] for e in reads]
+    # All three reached the upstream before the first could have been answered.
+    assert max(arrivals) - min(arrivals) < LATENCY_MS / 1000 / 2
+
+
+def test_the_panels_drawn_in_place_carry_the_device_name_and_their_controls(
+    as_maintainer, emulator
+):
+    _uid, body = _page(as_maintainer, emulator)
+    assert 'id="command-form"' in body and 'id="button-form"' in body
+    assert 'name="device_name" value="Kitchen Relay"' in body
+    assert "firmware-panel" in body and 'id="fw-device"' in body
+
+
+def test_a_panel_whose_read_fails_shows_its_own_error_and_the_page_carries_on(as_viewer, emulator):
+    emulator.set_fault("500", path="/command-buttons$")
+    _uid, body = _page(as_viewer, emulator)
+    assert "The command buttons could not be loaded." in body
+    assert _inline(body, "commands-panel") and _inline(body, "firmware-panel")
+    assert "Kitchen Relay" in body and ">Online<" in body
+
+
+def test_a_slow_panel_is_left_to_load_on_its_own_after_the_page(as_viewer, emulator, settings):
+    settings.PORTAL_PANEL_WAIT_SECONDS = 0.1
+    emulator.set_fault("hang", path="/firmwares$", count=1, hang_seconds=3)
+    uid, body = _page(as_viewer, emulator)
+    assert not _inline(body, "firmware-panel")
+    assert f'hx-get="{reverse("firmware:panel", args=[uid])}"' in body
+    assert f'href="{reverse("firmware:panel", args=[uid])}">Open the firmware</a>' in body
+    assert _inline(body, "commands-panel") and _inline(body, "buttons-panel")
+    emulator.clear_faults()  # and wakes the hanging read
+    # Its own request then draws it, as before.
+    panel = as_viewer.get(reverse("firmware:panel", args=[uid]), headers=HTMX)
+    assert panel.status_code == 200 and 'id="fw-device"' in panel.content.decode()
+
+
+def test_a_panel_that_cannot_be_drawn_is_left_to_load_on_its_own(as_viewer, emulator, monkeypatch):
+    from devices import buttons
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the panel")
+
+    monkeypatch.setattr(buttons, "panel_context", broken)
+    uid, body = _page(as_viewer, emulator)
+    assert not _inline(body, "buttons-panel")
+    assert f'hx-get="{reverse("devices:buttons", args=[uid])}' in body
+    assert _inline(body, "commands-panel") and _inline(body, "firmware-panel")
+
+
+def test_a_page_whose_detail_fails_shows_its_error_and_no_panel(as_viewer, emulator):
+    emulator.set_fault("500", path=r"/devices/[^/]+$")
+    _uid, body = _page(as_viewer, emulator)
+    assert "This device could not be loaded." in body
+    assert 'id="buttons-panel"' not in body and 'id="firmware-panel"' not in body
+
+
+def test_the_live_refresh_reads_only_the_detail(as_viewer, emulator):
+    uid = uid_of(emulator, "Kitchen Relay")
+    emulator.clear_log()
+    headers = {**HTMX, "HX-Target": "device-live"}
+    as_viewer.get(reverse("devices:detail", args=[uid]), headers=headers)
+    assert [e["path"] for e in upstream_calls(emulator)] == [f"/v1/user/devices/{uid}"]
+
+
+def test_the_firmware_panel_on_its_own_makes_its_two_reads_at_the_same_time(as_viewer, emulator):
+    uid = uid_of(emulator, "Kitchen Relay")
+    emulator.set_latency(LATENCY_MS)
+    emulator.clear_log()
+    response = as_viewer.get(reverse("firmware:panel", args=[uid]), headers=HTMX)
+    assert response.status_code == 200
+    reads = upstream_calls(emulator, "GET")
+    assert len(reads) == 2
+    assert abs(reads[0]["at"] - reads[1]["at"]) < LATENCY_MS / 1000 / 2
+
+
+@pytest.mark.parametrize("fault_path", ["/firmwares$", r"/devices/[^/]+$"])
+def test_the_firmware_panel_on_its_own_shows_either_reads_failure(as_viewer, emulator, fault_path):
+    uid = uid_of(emulator, "Kitchen Relay")
+    emulator.set_fault("500", path=fault_path)
+    response = as_viewer.get(reverse("firmware:panel", args=[uid]), headers=HTMX)
+    assert response.status_code == 200
+    assert "The device service failed (HTTP 500)." in response.content.decode()
+
+
+def test_no_token_in_the_page_or_in_the_reads_log_lines(as_viewer, emulator, caplog):
+    caplog.set_level(logging.DEBUG)
+    _uid, body = _page(as_viewer, emulator)
+    assert TOKEN_A not in body
+    lines = [record.getMessage() + repr(vars(record)) for record in caplog.records]
+    assert lines and not any(TOKEN_A in line for line in lines)
+    # The pool's log lines belong to the page's request.
+    ids = {getattr(r, "request_id", None) for r in caplog.records if r.name == "portal.iot"}
+    assert len(ids) == 1 and None not in ids
