@@ -47,18 +47,6 @@ COLUMNS = [
     ("board", "Board"),
 ]
 
-# How the sort menu (the phone's sort control: the headings are hidden there) says each
-# direction of each column: (ascending, descending).
-SORT_WORDS = {
-    "name": ("A to Z", "Z to A"),
-    "uid": ("A to Z", "Z to A"),
-    "status": ("A to Z", "Z to A"),
-    "online": ("online first", "offline first"),
-    "last_seen": ("oldest first", "most recent first"),
-    "platform": ("A to Z", "Z to A"),
-    "board": ("A to Z", "Z to A"),
-}
-
 
 @dataclass
 class DeviceQuery:
@@ -126,15 +114,6 @@ class DeviceQuery:
                 ),
             )
             for key, label in COLUMNS
-        ]
-
-    def sort_choices(self) -> list[tuple[str, str, bool]]:
-        """(sort parameter, words, whether it is the current sort) for the sort menu."""
-        current = self.sort_param
-        return [
-            (param, f"{label}, {words}", param == current)
-            for key, label in COLUMNS
-            for param, words in zip((key, f"-{key}"), SORT_WORDS[key], strict=True)
         ]
 
     @property
