@@ -26,6 +26,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from portal import display
+
 # How many bytes of a file the checks need (headers, app description, a gzip's first block).
 HEAD_BYTES = 4096
 
@@ -130,7 +132,8 @@ def device_label(device: dict[str, Any] | None) -> str:
     """ "an ESP8266 (Wemos D1 mini)": how the warnings name the device."""
     chip = device_chip(device)
     board = (device or {}).get("board")
-    board_name = board.get("name") if isinstance(board, dict) else None
+    # Through the one display rule: a name the upstream sent as an object is shown by its name.
+    board_name = display.text(board.get("name")) if isinstance(board, dict) else None
     what = f"{_article(chip)} {chip}" if chip else "a device of unknown chip"
     return what + (f" ({board_name})" if board_name else "")
 

@@ -102,3 +102,9 @@ def test_it_skips_the_chip_comparison_when_the_device_is_unknown():
 )
 def test_it_tells_a_device_chip_from_its_platform_and_board(device, chip):
     assert images.device_chip(device) == chip
+
+
+def test_a_board_name_sent_as_an_object_is_named_readably_in_the_warnings():
+    device = {"platform": {"key": "espressif8266"}, "board": {"name": {"id": 6, "name": "ESP-07S"}}}
+    label = images.device_label(device)
+    assert label.endswith("(ESP-07S)") and "{" not in label
