@@ -11,9 +11,9 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
-from devices.presence import Presence, Rule, local_time
 from portal.display import parse_time, text
 from portal.iot import UID_PATTERN, DeviceSummary
+from portal.presence import Presence, Rule, local_time
 
 __all__ = ["parse_time"]  # the device tags take it from here
 
@@ -29,7 +29,7 @@ SORTS: dict[str, Callable[[DeviceSummary], object]] = {
 
 
 def sort_key(sort: str, rule: Rule) -> Callable[[DeviceSummary], object]:
-    """The key a column sorts by; "online" needs the page's rule (devices/presence.py)."""
+    """The key a column sorts by; "online" needs the page's rule (portal/presence.py)."""
     if sort == "online":
         return lambda d: (not rule.online(d.is_online, d.last_seen_at), (d.name or "").casefold())
     return SORTS[sort]

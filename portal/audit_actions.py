@@ -26,6 +26,12 @@ ACTION_WORDS: dict[str, str] = {
     "button.create": "Created command button",
     "button.send": "Sent command button",
     "button.delete": "Deleted command button",
+    # Fleet work (fleet/): a job's own rows; its devices' writes use the codes above
+    "fleet.job_create": "Started a bulk job",
+    "fleet.job_cancel": "Cancelled a bulk job",
+    "fleet.job_retry": "Retried a bulk job",
+    "tag.add": "Added tag to device",
+    "tag.remove": "Removed tag from device",
     # Firmware (firmware/)
     "firmware.check": "Checked firmware file",
     "firmware.upload": "Uploaded firmware",

@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, tuple[str, Role]] = {
     "reboot_device": ("rebooting a device", Role.OPERATOR),
     "send_command": ("sending a command", Role.OPERATOR),
     "send_button": ("sending a command button", Role.OPERATOR),
+    "manage_tags": ("adding and removing device tags", Role.OPERATOR),
     "wifi_reset": ("resetting a device's Wi-Fi", Role.MAINTAINER),
     "manage_buttons": ("creating and deleting command buttons", Role.MAINTAINER),
     "manage_firmware": ("uploading, editing and deleting firmware", Role.MAINTAINER),

@@ -61,6 +61,10 @@ INSTALLED_APPS = [
     "portal",
     "devices",
     "firmware",
+    # Before django_tasks_db: its `db_worker` is fleet's, which also revives jobs whose
+    # worker died (fleet/management/commands/db_worker.py).
+    "fleet",
+    "django_tasks_db",
 ]
 
 MIDDLEWARE = [
@@ -276,10 +280,28 @@ PORTAL_REFRESH_SECONDS = env_int("PORTAL_REFRESH_SECONDS", 15, minimum=0)
 PORTAL_OTA_FOLLOW_SECONDS = env_int("PORTAL_OTA_FOLLOW_SECONDS", 300, minimum=5)
 PORTAL_PAGE_SIZE = env_int("PORTAL_PAGE_SIZE", 50, minimum=5)
 # A device whose answer carries no online flag (the device list never does) counts as "seen
-# recently" when its last_seen_at is at most this old (seconds): devices/presence.py.
+# recently" when its last_seen_at is at most this old (seconds): portal/presence.py.
 PORTAL_ONLINE_WINDOW_SECONDS = env_int("PORTAL_ONLINE_WINDOW_SECONDS", 300, minimum=1)
 # Whether users may enter their own API token on the "My API token" page.
 PORTAL_ALLOW_SELF_TOKEN = env_bool("PORTAL_ALLOW_SELF_TOKEN", False)
+# Fleet work (fleet/): background jobs on Django's tasks framework, the database as the queue.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default", "fleet"],
+    }
+}
+# Upstream calls a minute per token for everything the portal does (the vendor's budget), and
+# how many of them fleet work leaves to people using the pages.
+PORTAL_CALLS_PER_MINUTE = env_int("PORTAL_CALLS_PER_MINUTE", 60, minimum=0)  # 0: no budget
+PORTAL_CALLS_RESERVED_FOR_PAGES = env_int("PORTAL_CALLS_RESERVED_FOR_PAGES", 12, minimum=0)
+# Fleet calls in flight at once per token, over every worker and instance.
+PORTAL_FLEET_MAX_IN_FLIGHT = env_int("PORTAL_FLEET_MAX_IN_FLIGHT", 8, minimum=1)
+# A worker that has not said it is alive for this long is taken for dead: what it had in
+# flight becomes "outcome unknown" and its jobs go to the next worker (seconds).
+PORTAL_FLEET_WORKER_TIMEOUT = env_float("PORTAL_FLEET_WORKER_TIMEOUT", 30.0, minimum=2)
+# The longest a job waits for offline devices to come back, when asked to (minutes).
+PORTAL_FLEET_MAX_WAIT_MINUTES = env_int("PORTAL_FLEET_MAX_WAIT_MINUTES", 60, minimum=1)
 PORTAL_AUDIT_RETENTION_DAYS = env_int("PORTAL_AUDIT_RETENTION_DAYS", 365, minimum=1)
 
 # Error reports (the technical 500 page in DEBUG, the admin mails) never show a token.

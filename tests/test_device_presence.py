@@ -1,6 +1,6 @@
 """Online, one rule: the upstream's `is_online` where an answer has it, else a fresh `last_seen_at`
 labelled "Seen recently"; never the status word. The table, its filter and sort, and the
-detail page all follow it (devices/presence.py)."""
+detail page all follow it (portal/presence.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from devices.presence import presence
 from emulator.pytest_plugin import TOKEN_A
+from portal.presence import presence
 from tests.devices_helpers import HTMX, uid_of
 
 LIST = reverse("devices:list")

@@ -10,8 +10,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from devices.listing import ago, parse_time
-from devices.presence import Presence, presence
 from portal import display, results
+from portal.presence import Presence, presence
 
 register = template.Library()
 
@@ -38,7 +38,7 @@ def moment(value: object) -> SafeString | str:
 
 @register.simple_tag
 def online(device: object) -> Presence:
-    """`{% online device as presence %}`: the one online rule (devices/presence.py)."""
+    """`{% online device as presence %}`: the one online rule (portal/presence.py)."""
     if not isinstance(device, dict):
         device = {}
     return presence(device.get("is_online"), device.get("last_seen_at"))

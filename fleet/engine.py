@@ -1,0 +1,283 @@
+"""Running a job: claim a device's item, make its one call through the core's write path,
+record what came back. A task (fleet/tasks.py) calls `run(job_id)`; any number of workers may
+run the same job at once, each claiming items the others have not.
+
+Exactly once: an item is claimed (waiting -> sending, with this worker's id) in its own
+committed transaction before its call is made, and only its claimant records the answer. A
+worker that dies leaves its claimed items in `sending`; `revive()` (run by every worker, see
+fleet/management/commands/db_worker.py) turns those of a worker not seen alive for
+PORTAL_FLEET_WORKER_TIMEOUT into "outcome unknown" (never resent by itself) and queues the
+job again for what is still waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from fleet import budget
+from fleet.models import Job, JobItem, Tag, Worker
+from portal import storable
+from portal.iot import IoTClient, RateLimited
+from portal.outcomes import SUCCESS, UNKNOWN, WARNING, Actor, Outcome, Refused, perform
+
+logger = logging.getLogger("portal.fleet")
+
+# What each action records in the audit log: the same codes as on one device's page.
+AUDIT = {
+    Job.Action.REBOOT: "device.reboot",
+    Job.Action.OTA: "device.ota",
+    Job.Action.WIFI_RESET: "device.wifi_reset",
+    Job.Action.BUTTON: "button.send",
+    Job.Action.COMMAND: "device.command",
+    Job.Action.TAG_ADD: "tag.add",
+    Job.Action.TAG_REMOVE: "tag.remove",
+}
+UPSTREAM = {Job.Action.REBOOT, Job.Action.OTA, Job.Action.WIFI_RESET, Job.Action.BUTTON,
+            Job.Action.COMMAND}  # fmt: skip
+
+RUN_JOB = "fleet.tasks.run_job"
+_worker_id: str | None = None
+
+
+def worker_id() -> str:
+    """This process's id as a fleet worker (one per process, also its Worker row)."""
+    global _worker_id
+    if _worker_id is None:
+        _worker_id = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return _worker_id
+
+
+def alive() -> None:
+    """Say this worker is alive (its Worker row's seen_at)."""
+    Worker.objects.update_or_create(
+        id=worker_id(),
+        defaults={
+            "seen_at": timezone.now(),
+            "host": socket.gethostname()[:255],
+            "pid": os.getpid(),
+        },
+    )
+
+
+def revive() -> int:
+    """Settle what dead workers left: their `sending` items become unknown, and their jobs
+    that still have work are queued again. Returns how many items became unknown."""
+    from fleet.jobs import enqueue
+
+    cutoff = timezone.now() - timedelta(seconds=settings.PORTAL_FLEET_WORKER_TIMEOUT)
+    dead = Worker.objects.filter(seen_at__lt=cutoff).values_list("id", flat=True)
+    settled = 0
+    with transaction.atomic():
+        orphans = JobItem.objects.filter(state=JobItem.State.SENDING).filter(
+            Q(claimed_by__in=list(dead)) | ~Q(claimed_by__in=Worker.objects.values("id"))
+        )
+        jobs = set(orphans.values_list("job_id", flat=True))
+        settled = orphans.update(
+            state=JobItem.State.UNKNOWN,
+            message="The worker sending this stopped before an answer came: the device may or "
+            "may not have acted on it. Check it before trying again.",
+            finished_at=timezone.now(),
+        )
+        Worker.objects.filter(seen_at__lt=cutoff).delete()
+        # A running job that no live worker is working on: queue it again.
+        stalled = Job.objects.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).filter(
+            Q(pk__in=jobs) | Q(items__state=JobItem.State.WAITING)
+        )
+        for job in stalled.distinct():
+            if not _is_worked_on(job):
+                enqueue(job)
+    return settled
+
+
+def _is_worked_on(job: Job) -> bool:
+    """A task of this job waits for a worker, or runs on a worker that is alive."""
+    from django_tasks_db.models import DBTaskResult
+
+    live = set(Worker.objects.values_list("id", flat=True))
+    tasks = DBTaskResult.objects.filter(task_path=RUN_JOB, status__in=["READY", "RUNNING"])
+    for task in tasks.only("status", "args_kwargs", "worker_ids"):
+        if (task.args_kwargs or {}).get("args") != [job.pk]:
+            continue
+        if task.status == "READY" or (task.worker_ids and task.worker_ids[-1] in live):
+            return True
+    return False
+
+
+def run(job_id: int) -> None:
+    """Work on one job until nothing is left that this worker can start."""
+    alive()
+    job = Job.objects.select_related("token", "created_by").filter(pk=job_id).first()
+    if job is None or job.state in (Job.State.DONE, Job.State.CANCELLED):
+        return
+    Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
+        state=Job.State.RUNNING, started_at=timezone.now()
+    )
+    client = _client(job)
+    actor = Actor(user=job.created_by, ip=job.created_ip)
+    last_alive = time.monotonic()
+    while True:
+        if time.monotonic() - last_alive > settings.PORTAL_FLEET_WORKER_TIMEOUT / 4:
+            alive()
+            last_alive = time.monotonic()
+        item = claim(job)
+        if item is None:
+            if _waiting_later(job):
+                time.sleep(1)
+                continue
+            break
+        work(job, item, client, actor)
+    finish(job)
+
+
+def claim(job: Job) -> JobItem | None:
+    """The next waiting item of a job still running, now this worker's (or None)."""
+    with transaction.atomic():
+        if not Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).exists():
+            return None
+        now = timezone.now()
+        waiting = JobItem.objects.filter(job=job, state=JobItem.State.WAITING).filter(
+            Q(not_before__isnull=True) | Q(not_before__lte=now)
+        )
+        item = waiting.select_for_update(skip_locked=True).order_by("position", "pk").first()
+        if item is None:
+            return None
+        item.state = JobItem.State.SENDING
+        item.claimed_by = worker_id()
+        item.started_at = now
+        item.attempts += 1
+        item.save(update_fields=["state", "claimed_by", "started_at", "attempts"])
+        return item
+
+
+def _waiting_later(job: Job) -> bool:
+    return (
+        Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).exists()
+        and JobItem.objects.filter(job=job, state=JobItem.State.WAITING).exists()
+    )
+
+
+def work(job: Job, item: JobItem, client: IoTClient | None, actor: Actor) -> None:
+    """Make the item's one write and record its answer."""
+    if job.action in UPSTREAM and client is None:
+        outcome = Outcome("error", "The job's API token is gone or cannot be read.")
+    elif job.action in UPSTREAM:
+        with budget.slot(job.token_id):
+            outcome = perform(
+                actor,
+                AUDIT[job.action],
+                lambda: _call(job, item, client),
+                device_uid=item.device_uid,
+                device_name=item.device_name,
+                sent={"job": job.pk, **_sent(job)},
+            )
+        if isinstance(outcome.error, RateLimited):
+            budget.pause(job.token_id, outcome.error.retry_after or 60)
+    else:
+        outcome = perform(
+            actor,
+            AUDIT[job.action],
+            lambda: _tag(job, item),
+            device_uid=item.device_uid,
+            device_name=item.device_name,
+            sent={"job": job.pk, **_sent(job)},
+        )
+    record(item, outcome)
+
+
+def _sent(job: Job) -> dict[str, Any]:
+    return {key: job.params[key] for key in ("button_id", "payload", "tag") if key in job.params}
+
+
+def _call(job: Job, item: JobItem, client: IoTClient) -> Any:
+    uid = item.device_uid
+    if job.action == Job.Action.REBOOT:
+        return client.reboot(uid)
+    if job.action == Job.Action.OTA:
+        return client.trigger_ota(uid)
+    if job.action == Job.Action.WIFI_RESET:
+        return client.wifi_reset(uid)
+    if job.action == Job.Action.COMMAND:
+        return client.send_command(uid, job.params["payload"])
+    if job.action == Job.Action.BUTTON:
+        button_id = str(job.params["button_id"])
+        if not any(str(b.get("id")) == button_id for b in client.list_buttons(uid)):
+            item.skipped = True  # type: ignore[attr-defined]
+            raise Refused(f"Skipped: this device has no command button “{button_id}”.")
+        return client.send_button(uid, button_id)
+    raise ValueError(job.action)
+
+
+def _tag(job: Job, item: JobItem) -> str:
+    name = job.params["tag"]
+    if job.action == Job.Action.TAG_ADD:
+        from fleet.models import DeviceTag
+
+        tag = Tag.objects.filter(token=job.token, name__iexact=name).first() or Tag.objects.create(
+            token=job.token, name=name
+        )
+        DeviceTag.objects.get_or_create(tag=tag, device_uid=item.device_uid)
+        return f"Tag “{tag.name}” added."
+    tag = Tag.objects.filter(token=job.token, name__iexact=name).first()
+    if tag:
+        tag.devices.filter(device_uid=item.device_uid).delete()
+    return f"Tag “{name}” removed."
+
+
+def record(item: JobItem, outcome: Outcome) -> None:
+    """The item's answer, written only by the worker that claimed it."""
+    error = outcome.error
+    if isinstance(error, RateLimited):
+        state, message = JobItem.State.WAITING, ""  # its turn comes again after the pause
+    elif outcome.level == SUCCESS:
+        state, message = JobItem.State.SENT, outcome.message
+    elif outcome.level == UNKNOWN:
+        state, message = JobItem.State.UNKNOWN, outcome.message
+    elif outcome.level == WARNING:
+        state, message = JobItem.State.REFUSED, outcome.message
+    elif getattr(item, "skipped", False):  # left out for a reason of its own: nothing sent
+        state, message = JobItem.State.SKIPPED, outcome.message
+    else:
+        state, message = JobItem.State.FAILED, outcome.message
+    final = state != JobItem.State.WAITING
+    JobItem.objects.filter(pk=item.pk, claimed_by=worker_id(), state=JobItem.State.SENDING).update(
+        state=state,
+        message=storable.text(message, 500),
+        status_code=getattr(error, "status", None),
+        finished_at=timezone.now() if final else None,
+        claimed_by="" if not final else item.claimed_by,
+        audit=outcome.event,
+    )
+
+
+def finish(job: Job) -> None:
+    """Done when no item is left waiting or in flight."""
+    open_states = [JobItem.State.WAITING, JobItem.State.SENDING]
+    with transaction.atomic():
+        if JobItem.objects.filter(job=job, state__in=open_states).exists():
+            return
+        Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(
+            state=Job.State.DONE, finished_at=timezone.now()
+        )
+
+
+def _client(job: Job) -> IoTClient | None:
+    token = job.token
+    if token is None:
+        return None
+    try:
+        plaintext = token.value()
+    except Exception:
+        logger.error("job %s: token %s cannot be decrypted", job.pk, token.label)
+        return None
+    return IoTClient(plaintext, cache_id=token.pk)

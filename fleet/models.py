@@ -1,0 +1,157 @@
+"""Fleet work's own records: tags, jobs and their per-device items, the workers running them.
+
+A job's truth lives here, never in the task queue: a task (fleet/tasks.py) only advances these
+rows, so a worker killed mid-job loses nothing. Each item moves through
+
+    waiting -> sending -> sent | refused | failed | unknown
+    waiting -> skipped | cancelled
+
+and an item in `sending` is owned by one worker (`claimed_by`) until its answer is recorded.
+An item whose worker died while it was `sending` becomes `unknown`: the call may have reached
+the device, so it is never sent again by itself (fleet/engine.py).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from portal.models import ApiToken, AuditEvent
+
+
+class Tag(models.Model):
+    """A label of the portal's own on devices of one token's fleet (the upstream has none)."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=40)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), "token", name="fleet_tag_name_unique_per_fleet")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeviceTag(models.Model):
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="devices")
+    device_uid = models.CharField(max_length=100)
+    added_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint("tag", "device_uid", name="fleet_device_tag_unique")]
+        indexes = [models.Index(fields=["device_uid"])]
+
+    def __str__(self) -> str:
+        return f"{self.tag} on {self.device_uid}"
+
+
+class Job(models.Model):
+    """One bulk action over many devices of one token's fleet."""
+
+    class Action(models.TextChoices):
+        REBOOT = "reboot", "Reboot"
+        OTA = "ota", "Start update"
+        WIFI_RESET = "wifi_reset", "Reset Wi-Fi"
+        BUTTON = "button", "Send command button"
+        COMMAND = "command", "Send command"
+        TAG_ADD = "tag_add", "Add tag"
+        TAG_REMOVE = "tag_remove", "Remove tag"
+
+    class Offline(models.TextChoices):
+        SKIP = "skip", "Skip them"
+        TRY = "try", "Try them anyway"
+        WAIT = "wait", "Wait for them to come back"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    token = models.ForeignKey(ApiToken, on_delete=models.SET_NULL, null=True, related_name="jobs")
+    token_label = models.CharField(max_length=100, blank=True)  # as it was when created
+    action = models.CharField(max_length=20, choices=Action.choices)
+    # What the action needs: {"button_id": ...}, {"payload": {...}}, {"tag": "..."}.
+    params = models.JSONField(default=dict, blank=True)
+    offline = models.CharField(max_length=10, choices=Offline.choices, default=Offline.SKIP)
+    wait_until = models.DateTimeField(null=True, blank=True)  # Offline.WAIT: the latest moment
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.QUEUED, db_index=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=150, blank=True)
+    created_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when a 429 came: no item of this token's fleet work starts before then.
+    paused_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of {self.items.count()} devices (job {self.pk})"
+
+
+class JobItem(models.Model):
+    """One device's part in a job, and the truth about it."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        UNKNOWN = "unknown", "Outcome unknown"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINAL = (State.SENT, State.REFUSED, State.FAILED, State.SKIPPED, State.UNKNOWN, State.CANCELLED)
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField(default=0)  # the order devices are worked in
+    device_uid = models.CharField(max_length=100)
+    device_name = models.CharField(max_length=100, blank=True)  # as the table showed it
+    state = models.CharField(max_length=10, choices=State.choices, default=State.WAITING)
+    message = models.CharField(max_length=500, blank=True)  # the upstream's, or why
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    not_before = models.DateTimeField(null=True, blank=True)  # waiting for the device
+    claimed_by = models.CharField(max_length=64, blank=True)  # the worker sending it
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    audit = models.ForeignKey(
+        AuditEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint("job", "device_uid", name="fleet_job_item_unique_device")
+        ]
+        indexes = [models.Index(fields=["job", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.device_uid}: {self.state}"
+
+
+class Worker(models.Model):
+    """A running fleet worker, as it last said it was alive (fleet/engine.py)."""
+
+    id = models.CharField(max_length=64, primary_key=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"worker {self.id} on {self.host} (pid {self.pid})"
