@@ -9,6 +9,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("account/password/", views.password_change, name="password_change"),
     path("devices/", include("devices.urls")),
+    path("fleet/", include("fleet.urls")),
     path("", include("firmware.urls")),
     path("", include("portal.team.urls")),
     path("django-admin/", admin.site.urls),
