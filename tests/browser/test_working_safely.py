@@ -281,13 +281,15 @@ def test_a_stale_security_check_says_what_was_not_sent_and_dismiss_puts_the_bann
     assert [entry["path"] for entry in writes(emulator)] == [f"/v1/user/devices/{uid}/reboot"]
 
 
-def send_twice(page, path_end: str) -> None:
+def send_twice(page, path_end: str, *, body: str | None = None) -> None:
     """The next request whose path ends so reaches the portal twice with the same body (a
-    retry by the network, or a browser resubmitting); the page gets the second answer."""
+    retry by the network, or a browser resubmitting); the page gets the second answer, with
+    `body` instead of its own when given."""
 
     def retry(route):
         route.fetch()
-        route.fulfill(response=route.fetch())
+        second = route.fetch()
+        route.fulfill(response=second, body=body)
 
     page.route(re.compile(re.escape(path_end) + r"$"), retry, times=1)
 
@@ -305,6 +307,23 @@ def test_a_command_button_sent_twice_by_the_network_goes_once_and_the_page_says_
     expect(page.get_by_text(refusal)).to_have_count(1)  # said once, not twice
     sends = [e for e in writes(emulator) if e["path"].endswith("/command-buttons/relay_on/send")]
     assert len(sends) == 1, sends
+
+
+def test_a_refused_answer_that_draws_no_message_is_still_said_from_its_header(
+    sign_in, users, emulator, live_server, width
+):
+    # Every write the portal has today draws its refusal in the page; one that did not (a
+    # swap that shows nothing) is still not silent: the portal's script says the header's
+    # sentence in the page's messages.
+    page = sign_in("operator")
+    open_device(page, live_server, emulator)
+    send_twice(page, "/buttons/relay_on/send/", body="")
+    page.locator("#send-relay_on").click()
+    notice = page.locator("#messages").get_by_role("alert")
+    expect(notice).to_have_text(
+        "Already sent: this form was submitted once; nothing was sent again."
+    )
+    expect(page.locator("#buttons-result")).to_be_empty()
 
 
 def test_a_lifted_pause_sent_twice_by_the_network_lands_on_a_page_that_says_so(
