@@ -188,7 +188,7 @@ def test_leaving_a_half_typed_command_by_a_link_or_back_asks_first(
 
 
 def test_a_sent_form_and_an_untouched_one_leave_without_asking(
-    sign_in, users, emulator, live_server
+    sign_in, users, emulator, live_server, width
 ):
     page = sign_in("operator")
     open_device(page, live_server, emulator)
@@ -234,7 +234,7 @@ def test_a_half_typed_button_form_asks_before_the_panel_is_swapped_away(
     expect(page.locator("#button-form").get_by_label("Label")).to_have_value("Fan on")
 
 
-def test_a_picked_firmware_file_asks_before_leaving(sign_in, users, emulator, live_server):
+def test_a_picked_firmware_file_asks_before_leaving(sign_in, users, emulator, live_server, width):
     from tests import firmware_samples as samples
 
     page = sign_in("maintainer")
