@@ -1,15 +1,19 @@
 #!/usr/bin/env python
-"""Screenshots of the device pages for the README, taken from the demo fleet.
+"""Screenshots for the README, taken from the demo fleet.
 
 Starts the emulator (curated demo fleet) and a portal on loopback, signs in, and saves PNGs
-under docs/screenshots/. Uses Playwright with Debian's Chromium (never a downloaded browser):
+under docs/screenshots/: the device pages (desktop and phone), then the team pages (desktop)
+after a short day's work through the pages (two users added, a sign-in paused, a reboot and a
+command sent). Uses Playwright with Debian's Chromium (never a downloaded browser):
 
-    .venv/bin/python bin/screenshots.py
+    .venv/bin/python bin/screenshots.py           # all of them
+    .venv/bin/python bin/screenshots.py team      # only the Users page and the audit log
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -22,8 +26,67 @@ from bench.common import PASSWORD, TOKEN, emulator, portal  # noqa: E402
 OUT = ROOT / "docs" / "screenshots"
 
 
+SETS = ("devices", "team")
+NEW_PASSWORD = "screenshot-passphrase-4"
+
+
+def sign_in(page, site: str) -> None:
+    page.goto(f"{site}/login/")
+    page.get_by_label("Username").fill("bench")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("#device-rows tr").first.wait_for()
+
+
+def add_user(page, site: str, username: str, role: str, token: str) -> None:
+    page.goto(f"{site}/users/add/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Role").select_option(role)
+    page.get_by_label("API token").select_option(label=token)
+    page.locator("#id_password1").fill(NEW_PASSWORD)
+    page.locator("#id_password2").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Create user").click()
+    page.get_by_role("heading", name=username).wait_for()
+
+
+def team_pages(page, site: str, uid: str) -> None:
+    """A short day's work through the pages, then the Users page and the audit log."""
+    import requests
+
+    add_user(page, site, "dana", "operator", "Bench (…0000)")
+    add_user(page, site, "sam", "viewer", "No token")
+    someone = requests.Session()  # mistypes sam's password until sign-in pauses
+    for _ in range(5):
+        form = someone.get(f"{site}/login/", timeout=10).text
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+        someone.post(
+            f"{site}/login/",
+            data={"username": "sam", "password": "nope", "csrfmiddlewaretoken": csrf},
+            timeout=10,
+        )
+    page.goto(f"{site}/devices/{uid}/")
+    page.locator("#edit-name").click()
+    page.get_by_label("Name", exact=True).fill("Greenhouse Sensor (north bed)")
+    page.get_by_label("Name", exact=True).press("Enter")
+    page.locator("#device-title").get_by_text("north bed").wait_for()
+    page.locator("#action-reboot").click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Reboot").click()
+    page.locator("#commands-result").get_by_text("Reboot").wait_for()
+    page.locator("#id_payload").fill('{"fan": "on", "speed": 2}')
+    page.get_by_role("button", name="Send command").click()
+    page.locator("#commands-result").get_by_text("Command").wait_for()
+    page.goto(f"{site}/users/")
+    page.screenshot(path=str(OUT / "users-desktop.png"), full_page=True)
+    page.goto(f"{site}/audit/")
+    page.screenshot(path=str(OUT / "audit-log-desktop.png"), full_page=True)
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
+
+    wanted = sys.argv[1:] or list(SETS)
+    if not set(wanted) <= set(SETS):
+        sys.exit(f"usage: bin/screenshots.py [{' | '.join(SETS)} ...]")
 
     chromium = os.environ.get("PORTAL_CHROMIUM") or shutil.which("chromium")
     if not chromium:
@@ -43,6 +106,8 @@ def main() -> None:
         )
         browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         for name, viewport in (("desktop", (1280, 900)), ("phone", (390, 844))):
+            if name == "phone" and "devices" not in wanted:
+                continue
             context = browser.new_context(
                 viewport={"width": viewport[0], "height": viewport[1]},
                 device_scale_factor=1,
@@ -50,16 +115,17 @@ def main() -> None:
                 timezone_id="Europe/London",
             )
             page = context.new_page()
-            page.goto(f"{site}/login/")
-            page.get_by_label("Username").fill("bench")
-            page.get_by_label("Password").fill(PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.locator("#device-rows tr").first.wait_for()
-            page.screenshot(path=str(OUT / f"device-list-{name}.png"), full_page=name == "desktop")
-            page.goto(f"{site}/devices/{uid}/")
-            page.locator("#buttons-panel:not([aria-busy])").wait_for()
-            page.locator("#firmware-panel:not([aria-busy])").wait_for()
-            page.screenshot(path=str(OUT / f"device-detail-{name}.png"), full_page=True)
+            sign_in(page, site)
+            if "devices" in wanted:
+                page.screenshot(
+                    path=str(OUT / f"device-list-{name}.png"), full_page=name == "desktop"
+                )
+                page.goto(f"{site}/devices/{uid}/")
+                page.locator("#buttons-panel:not([aria-busy])").wait_for()
+                page.locator("#firmware-panel:not([aria-busy])").wait_for()
+                page.screenshot(path=str(OUT / f"device-detail-{name}.png"), full_page=True)
+            if name == "desktop" and "team" in wanted:
+                team_pages(page, site, uid)
             context.close()
         browser.close()
     print(f"Saved screenshots in {OUT.relative_to(ROOT)}/")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
@@ -220,7 +221,8 @@ class FormKeyMiddleware:
     """The answer to an htmx write carries the next one-time form key (`X-Form-Key`), for a
     form that stays on the page (Reboot, a command button): the portal's script puts it in
     the form, so the next deliberate click is a new submission. A write refused for its key
-    says so in `X-Form-Key-Refused`, which the script shows when the page does not already.
+    says so in `X-Form-Key-Refused`, which the script shows when the page does not already;
+    when the answer sends the browser to another page (`HX-Redirect`), that page says so.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -236,6 +238,10 @@ class FormKeyMiddleware:
         refusal = getattr(request, "form_key_refusal", None)
         if refusal:
             response[f"{form_keys.HEADER}-Refused"] = refusal
+            if response.has_header("HX-Redirect"):
+                # The page goes at once (a lifted pause, a deactivated user): the page it
+                # goes to says so instead.
+                messages.warning(request, refusal, fail_silently=True)
         return response
 
 

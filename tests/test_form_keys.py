@@ -162,3 +162,28 @@ def test_used_keys_older_than_a_key_can_be_are_dropped(as_operator, emulator):
         _reboot(as_operator, uid, form_keys.new(), **HTMX)
     assert list(UsedFormKey.objects.values_list("key", flat=True)) != ["old"]
     assert not UsedFormKey.objects.filter(key="old").exists()
+
+
+def test_a_replayed_htmx_write_that_leaves_the_page_says_so_on_the_next_one(as_admin, users):
+    # Deactivating then reactivating frees the user for a replay of the first form.
+    url = reverse("team:user_active", args=[users["viewer"].pk])
+    data = {"active": "no", "confirmed": "yes", "form_key": form_keys.new()}
+    as_admin.post(url, data, headers=HTMX)
+    as_admin.post(url, {"active": "yes"})
+    again = as_admin.post(url, data, headers=HTMX)
+    assert again.status_code == 200 and again["HX-Redirect"] == url.replace("active/", "")
+    assert again["X-Form-Key-Refused"] == form_keys.ALREADY_SENT
+    landed = as_admin.get(again["HX-Redirect"]).content.decode()
+    assert form_keys.ALREADY_SENT in landed
+    assert users["viewer"].__class__.objects.get(pk=users["viewer"].pk).is_active
+
+
+def test_a_replayed_htmx_write_that_stays_on_the_page_leaves_nothing_for_the_next_one(
+    as_operator, emulator
+):
+    uid = emulator.device_uid(TOKEN_A, "Kitchen Relay")
+    key = form_keys.new()
+    _reboot(as_operator, uid, key, **HTMX)
+    _reboot(as_operator, uid, key, **HTMX)  # refused: the panel says so in place
+    page = as_operator.get(reverse("devices:detail", args=[uid])).content.decode()
+    assert form_keys.ALREADY_SENT not in page

@@ -157,6 +157,19 @@ def test_deleting_through_htmx_redirects_the_page(as_admin, users, token_b):
     assert response["HX-Redirect"] == reverse("team:tokens")
 
 
+def test_an_htmx_delete_of_a_token_in_use_sends_the_page_back_to_it_saying_why(as_admin, token_a):
+    # The page offered Delete before someone assigned the token: the answer is a whole page.
+    response = as_admin.post(
+        reverse("team:token_delete", args=[token_a.pk]),
+        {"confirmed": "yes"},
+        headers={"HX-Request": "true"},
+    )
+    assert response["HX-Redirect"] == reverse("team:token_detail", args=[token_a.pk])
+    assert ApiToken.objects.filter(pk=token_a.pk).exists()
+    page = as_admin.get(response["HX-Redirect"]).content.decode()
+    assert "still assigned to users" in page
+
+
 def test_the_detail_page_offers_the_delete_dialog_only_when_unused(as_admin, users, token_b):
     body = as_admin.get(reverse("team:token_detail", args=[token_b.pk])).content.decode()
     assert 'hx-confirm="Delete the token “Team B”? This cannot be undone."' in body

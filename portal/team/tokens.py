@@ -174,11 +174,11 @@ def token_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
     outcome = perform(request, "token.delete", delete, sent=sent)
     outcome.flash(request)
-    if not outcome.ok:
-        return redirect("team:token_detail", pk=pk)
-    if request.htmx:
-        return HttpResponseClientRedirect(reverse("team:tokens"))
-    return redirect("team:tokens")
+    page = "team:tokens" if outcome.ok else "team:token_detail"
+    args = [] if outcome.ok else [pk]
+    if request.htmx:  # done or not, a whole page (an htmx redirect would be swapped in)
+        return HttpResponseClientRedirect(reverse(page, args=args))
+    return redirect(page, *args)
 
 
 @login_required

@@ -160,9 +160,7 @@ def user_active(request: HttpRequest, pk: int) -> HttpResponse:
 
     outcome = perform(request, action, switch, sent={"username": user.username})
     outcome.flash(request)
-    if not outcome.ok:
-        return redirect("team:user_detail", pk=pk)
-    if request.htmx:
+    if request.htmx:  # done or not, the page is drawn again (an htmx redirect would be swapped in)
         return HttpResponseClientRedirect(reverse("team:user_detail", args=[pk]))
     return redirect("team:user_detail", pk=pk)
 

@@ -41,9 +41,10 @@
     if (!token) return;
     useCsrf(token);
     event.detail.headers["X-CSRFToken"] = token;
-    if (event.detail.parameters && "csrfmiddlewaretoken" in event.detail.parameters) {
-      event.detail.parameters["csrfmiddlewaretoken"] = token;
-    }
+    // htmx 2's parameters are a proxy of the form's FormData without an `in` (has) trap:
+    // read the field through it, or this request would still carry the stale token.
+    const params = event.detail.parameters;
+    if (params && params.csrfmiddlewaretoken !== undefined) params.csrfmiddlewaretoken = token;
   });
 
   // ---- Which form a request belongs to, and what it is called --------------------------

@@ -188,7 +188,7 @@ def test_leaving_a_half_typed_command_by_a_link_or_back_asks_first(
 
 
 def test_a_sent_form_and_an_untouched_one_leave_without_asking(
-    sign_in, users, emulator, live_server
+    sign_in, users, emulator, live_server, width
 ):
     page = sign_in("operator")
     open_device(page, live_server, emulator)
@@ -234,7 +234,7 @@ def test_a_half_typed_button_form_asks_before_the_panel_is_swapped_away(
     expect(page.locator("#button-form").get_by_label("Label")).to_have_value("Fan on")
 
 
-def test_a_picked_firmware_file_asks_before_leaving(sign_in, users, emulator, live_server):
+def test_a_picked_firmware_file_asks_before_leaving(sign_in, users, emulator, live_server, width):
     from tests import firmware_samples as samples
 
     page = sign_in("maintainer")
@@ -253,3 +253,91 @@ def test_a_picked_firmware_file_asks_before_leaving(sign_in, users, emulator, li
     page.locator("nav.crumbs").get_by_role("link", name="Devices").click()
     page.wait_for_timeout(500)
     assert asked == ["beforeunload"]
+
+
+def test_a_stale_security_check_says_what_was_not_sent_and_dismiss_puts_the_banner_away(
+    sign_in, users, emulator, live_server, width
+):
+    page = sign_in("operator")
+    uid = open_device(page, live_server, emulator)
+    page.locator("#id_payload").fill(HALF_TYPED)
+    # Still signed in, but the CSRF cookie is gone (cleared by the browser, or renewed
+    # elsewhere): the page's token no longer matches and the write is refused unsent.
+    page.context.clear_cookies(name="csrftoken")
+    emulator.clear_log()
+    reboot(page)
+    banner = page.locator("#session-banner")
+    expect(banner).to_contain_text("This page's security check had expired.")
+    expect(banner).to_contain_text("Reboot was not sent: it is renewed now, so send it again.")
+    expect(banner.get_by_role("link", name="Sign in again in a new tab")).to_be_hidden()
+    assert writes(emulator) == []
+    expect(page.locator("#id_payload")).to_have_value(HALF_TYPED)
+
+    banner.get_by_role("button", name="Dismiss").click()
+    expect(banner).to_be_hidden()
+    reboot(page)  # the answer renewed the cookie: sent again, it goes, once
+    expect(page.locator("#commands-result")).to_contain_text("Reboot command sent.")
+    expect(banner).to_be_hidden()
+    assert [entry["path"] for entry in writes(emulator)] == [f"/v1/user/devices/{uid}/reboot"]
+
+
+def send_twice(page, path_end: str, *, body: str | None = None) -> None:
+    """The next request whose path ends so reaches the portal twice with the same body (a
+    retry by the network, or a browser resubmitting); the page gets the second answer, with
+    `body` instead of its own when given."""
+
+    def retry(route):
+        route.fetch()
+        second = route.fetch()
+        route.fulfill(response=second, body=body)
+
+    page.route(re.compile(re.escape(path_end) + r"$"), retry, times=1)
+
+
+def test_a_command_button_sent_twice_by_the_network_goes_once_and_the_page_says_so(
+    sign_in, users, emulator, live_server, width
+):
+    page = sign_in("operator")
+    open_device(page, live_server, emulator)
+    emulator.clear_log()
+    send_twice(page, "/buttons/relay_on/send/")
+    page.locator("#send-relay_on").click()
+    refusal = "Already sent: this form was submitted once; nothing was sent again."
+    expect(page.locator("#buttons-result")).to_contain_text(refusal)
+    expect(page.get_by_text(refusal)).to_have_count(1)  # said once, not twice
+    sends = [e for e in writes(emulator) if e["path"].endswith("/command-buttons/relay_on/send")]
+    assert len(sends) == 1, sends
+
+
+def test_a_refused_answer_that_draws_no_message_is_still_said_from_its_header(
+    sign_in, users, emulator, live_server, width
+):
+    # Every write the portal has today draws its refusal in the page; one that did not (a
+    # swap that shows nothing) is still not silent: the portal's script says the header's
+    # sentence in the page's messages.
+    page = sign_in("operator")
+    open_device(page, live_server, emulator)
+    send_twice(page, "/buttons/relay_on/send/", body="")
+    page.locator("#send-relay_on").click()
+    notice = page.locator("#messages").get_by_role("alert")
+    expect(notice).to_have_text(
+        "Already sent: this form was submitted once; nothing was sent again."
+    )
+    expect(page.locator("#buttons-result")).to_be_empty()
+
+
+def test_a_lifted_pause_sent_twice_by_the_network_lands_on_a_page_that_says_so(
+    sign_in, users, live_server, width
+):
+    from tests.browser.test_team_access import lock_out
+
+    lock_out("operator")
+    page = sign_in("admin")
+    page.goto(f"{live_server.url}/users/")
+    send_twice(page, "/users/lockouts/lift/")
+    page.get_by_role("button", name=re.compile("Lift the pause")).click()
+    page.get_by_role("dialog").get_by_role("button", name="Lift the pause").click()
+    expect(page.get_by_text("No sign-in is paused now.")).to_be_visible()
+    expect(page.locator("#messages")).to_contain_text(
+        "Already sent: this form was submitted once; nothing was sent again."
+    )
