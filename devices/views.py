@@ -32,12 +32,7 @@ EDITABLE = {"name": "Name", "description": "Description"}
 def device_list(request: HttpRequest) -> HttpResponse:
     query = DeviceQuery.from_params(request.GET)
     target = request.htmx.target if request.htmx else None
-    context: dict[str, object] = {
-        "query": query,
-        "columns": query.columns(request.GET),
-        # A new table brings the form's Sort by menu its sort (a heading may have changed it).
-        "sort_oob": target == "device-table",
-    }
+    context: dict[str, object] = {"query": query, "columns": query.columns(request.GET)}
     try:
         devices = client_for(request.user).list_devices()
     except IoTError as error:
