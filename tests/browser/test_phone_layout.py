@@ -123,7 +123,7 @@ def sign_in(page: Page, url: str, username: str) -> None:
         page.get_by_role("button", name="Sign in").click()
 
 
-def tour(page: Page, url: str, fleet, users) -> Iterator[str]:
+def tour(page: Page, url: str, emulator, fleet, users) -> Iterator[str]:
     """Shows every page an admin reaches, one after the other in `page`; yields each name
     once the page has drawn what it draws (its panels, its rows)."""
     uid, greenhouse = fleet["uid"], fleet["greenhouse"]
@@ -188,6 +188,11 @@ def tour(page: Page, url: str, fleet, users) -> Iterator[str]:
     yield "my API token"
     go("/account/password/")
     yield "change password"
+    emulator.set_fault("500", path=f"/devices/{uid}$")
+    go(f"/devices/{uid}/")
+    expect(page.locator("main .alert-error").first).to_be_visible()
+    yield "device detail, device service failing"
+    emulator.clear_faults()
 
     # Without JavaScript (the same page, its scripts turned off): the confirmation pages.
     cdp = page.context.new_cdp_session(page)
@@ -198,6 +203,11 @@ def tour(page: Page, url: str, fleet, users) -> Iterator[str]:
             page.locator("#action-reboot").click()
         expect(page.get_by_role("heading", name="Please confirm")).to_be_visible()
         yield "confirm a reboot, without JavaScript"
+        page.goto(f"{url}/devices/{uid}/firmware/", wait_until="load")
+        with page.expect_navigation(wait_until="load"):
+            page.locator(".fw-card").get_by_role("button", name="Delete").first.click()
+        expect(page.get_by_role("heading", name="Please confirm")).to_be_visible()
+        yield "confirm deleting a firmware, without JavaScript"
         page.goto(f"{url}/users/", wait_until="load")
         with page.expect_navigation(wait_until="load"):
             page.get_by_role("button", name="Lift the pause").first.click()
@@ -222,23 +232,26 @@ def tour(page: Page, url: str, fleet, users) -> Iterator[str]:
     yield "form sent without its cookie (CSRF)"
 
 
-PAGES_AT_LEAST = 28  # the tour really went everywhere
+PAGES_AT_LEAST = 30  # the tour really went everywhere
 
 
 @pytest.mark.parametrize("width", [360, 390])
 def test_no_page_is_wider_than_a_phone(browser, width, emulator, fleet, users, live_server):
-    started = time.monotonic()
     too_wide: dict[str, str] = {}
-    visited = []
+    took: dict[str, float] = {}
     with phone(browser, width) as page:
-        for name in tour(page, live_server.url, fleet, users):
-            visited.append(name)
+        started = mark = time.monotonic()
+        for name in tour(page, live_server.url, emulator, fleet, users):
             if problem := overflow(page):
                 too_wide[name] = problem
-    assert len(visited) >= PAGES_AT_LEAST, visited
+            took[name], mark = time.monotonic() - mark, time.monotonic()
+        total = time.monotonic() - started
+    assert len(took) >= PAGES_AT_LEAST, list(took)
     assert not too_wide, "\n".join(f"{name}: {problem}" for name, problem in too_wide.items())
-    # The tour is one page in one context: it stays quick enough to run on every change.
-    assert time.monotonic() - started < 25
+    # One page in one context, waiting only for what each page draws: about 6 s on an idle
+    # machine. The bound is loose (a shared CI runner is slower), but not five minutes.
+    slowest = sorted(took.items(), key=lambda item: -item[1])[:3]
+    assert total < 60, f"the tour took {total:.0f} s; slowest: {slowest}"
 
 
 def visible_rows(page: Page) -> list[dict]:
