@@ -47,6 +47,18 @@ COLUMNS = [
     ("board", "Board"),
 ]
 
+# How the Sort by menu (a phone's sort control: the headings are hidden there) says each
+# direction of each column: (ascending, descending).
+SORT_WORDS = {
+    "name": ("A to Z", "Z to A"),
+    "uid": ("A to Z", "Z to A"),
+    "status": ("A to Z", "Z to A"),
+    "online": ("online first", "offline first"),
+    "last_seen": ("oldest first", "most recent first"),
+    "platform": ("A to Z", "Z to A"),
+    "board": ("A to Z", "Z to A"),
+}
+
 
 @dataclass
 class DeviceQuery:
@@ -114,6 +126,15 @@ class DeviceQuery:
                 ),
             )
             for key, label in COLUMNS
+        ]
+
+    def sort_choices(self) -> list[tuple[str, str, bool]]:
+        """(sort parameter, words, whether it is the current sort) for the Sort by menu."""
+        current = self.sort_param
+        return [
+            (param, f"{label}, {words}", param == current)
+            for key, label in COLUMNS
+            for param, words in zip((key, f"-{key}"), SORT_WORDS[key], strict=True)
         ]
 
     @property

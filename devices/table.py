@@ -25,7 +25,9 @@ def row_html(r: Row) -> str:
     name = escape(r.name) if r.name else DASH
     uid = escape(r.uid)
     if r.url:
-        name = f'<a id="device-{uid}" href="{escape(r.url)}">{name}</a>'
+        # The title holds the whole name where a narrow screen cuts it short.
+        title = f' title="{name}"' if r.name else ""
+        name = f'<a id="device-{uid}" href="{escape(r.url)}"{title}>{name}</a>'
     # The upstream's word, nothing more: no colour or class says what it might mean.
     status = f'<span class="status">{escape(r.status)}</span>' if r.status else DASH
     p = r.presence
@@ -46,7 +48,7 @@ def row_html(r: Row) -> str:
         (
             "<tr>",
             _cell("Name", name),
-            _cell("UID", f"<code>{uid}</code>"),
+            _cell("UID", f'<code title="{uid}">{uid}</code>'),
             _cell("Status", status),
             _cell("Online", online),
             _cell("Last seen", seen),

@@ -208,6 +208,12 @@ class Emulator:
         """
         return self.state.set_device(token, uid, fields)
 
+    def copy_device(self, token: str, uid: str, new_uid: str) -> None:
+        """Add a copy of the token's device ``uid`` under ``new_uid`` (e.g. a 100-character uid).
+
+        Raises ``KeyError`` for an unknown uid and ``ValueError`` if ``new_uid`` exists."""
+        self.state.copy_device(token, uid, new_uid)
+
     def uids(self, token: str) -> list[str]:
         """The token's device uids, in list order."""
         return self.state.uids(token)

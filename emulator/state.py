@@ -7,6 +7,7 @@ the clock, so no background thread is needed and tests stay deterministic.
 
 from __future__ import annotations
 
+import copy as copy_module
 import hashlib
 import random
 import string
@@ -531,6 +532,24 @@ class State:
             raise not_found("Firmware with the provided md5 was not found for this device.")
 
     # ------------------------------------------------------------------ control
+
+    def copy_device(self, token: str, uid: str, new_uid: str) -> None:
+        """Add a copy of the token's device ``uid`` as ``new_uid`` (its buttons and firmware
+        too, under new firmware ids), at the end of the list: a uid the seeded fleets never
+        make, such as one of the 100 characters the portal accepts."""
+        with self.lock:
+            fleet = self._fleets[token]
+            if new_uid in fleet:
+                raise ValueError(f"{new_uid} exists")
+            copy = copy_module.deepcopy(fleet[uid])
+            copy.uid = new_uid
+            renumbered = {}
+            for fw in copy.firmwares:
+                renumbered[fw.id] = fw.id = self._new_firmware_id()
+            for name in ("current_firmware_id", "target_firmware_id", "ota_firmware_id"):
+                old = getattr(copy, name)
+                setattr(copy, name, renumbered.get(old, old))
+            fleet[new_uid] = copy
 
     def set_device(self, token: str | None, uid: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Force device fields (control API). ``token=None`` searches every fleet.

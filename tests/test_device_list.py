@@ -96,15 +96,20 @@ def test_it_answers_htmx_with_only_the_table(as_viewer, emulator):
     assert "<html" not in body
 
 
-def test_the_sort_travels_with_the_table_so_the_filter_form_never_sends_a_stale_one(
+def test_the_sort_by_menu_sits_in_the_filter_form_and_follows_a_sort_by_heading(
     as_viewer, emulator
 ):
+    page = as_viewer.get(URL, {"sort": "-last_seen"}).content.decode()
+    start = page.index('<form id="device-filters"')
+    form = page[start : page.index("</form>", start)]
+    assert '<select id="id_sort" name="sort">' in form
+    assert '<option value="-last_seen" selected>Last seen, most recent first</option>' in form
+    assert page.count('name="sort"') == 1
+    # A new table (a click on a heading) says its sort, for the menu to follow (devices.js).
     headers = {"HX-Request": "true", "HX-Target": "device-table"}
-    body = as_viewer.get(URL, {"sort": "-last_seen", "q": "e"}, headers=headers).content.decode()
-    assert '<input type="hidden" name="sort" value="-last_seen" form="device-filters">' in body
-    page = as_viewer.get(URL).content.decode()
-    form = page[page.index('<form id="device-filters"') : page.index("</form>")]
-    assert 'name="sort"' not in form
+    body = as_viewer.get(URL, {"sort": "uid", "q": "e"}, headers=headers).content.decode()
+    assert body.lstrip().startswith('<section id="device-table"')
+    assert 'data-sort="uid">' in body and 'name="sort"' not in body
 
 
 def test_the_rows_refresh_alone_and_keep_the_query(as_viewer, emulator):

@@ -55,7 +55,7 @@ def online_cell(row: str) -> str:
 
 
 def names_in(body: str) -> list[str]:
-    return re.findall(r'<a id="device-[^"]+" href="[^"]+">([^<]+)</a>', body)
+    return re.findall(r'<a id="device-[^"]+" href="[^"]+"(?: title="[^"]*")?>([^<]+)</a>', body)
 
 
 # --- the rule ------------------------------------------------------------------------------

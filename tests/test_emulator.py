@@ -995,3 +995,23 @@ def test_a_raw_fault_answers_exactly_the_bytes_status_and_headers_given(emulator
     )
     assert (response.status_code, response.content) == (207, b"\xff\xfe{")
     assert response.headers["X-Odd"] == "1" and "Content-Type" not in response.headers
+
+
+def test_a_copied_device_is_listed_under_its_new_uid_with_firmware_ids_of_its_own(
+    emulator: Emulator, api: Api
+) -> None:
+    source = emulator.device_uid(TOKEN_A, "Greenhouse Sensor")
+    new_uid = "esp32_" + "a" * 94  # 100 characters: no seeded fleet has one
+    emulator.copy_device(TOKEN_A, source, new_uid)
+    assert emulator.uids(TOKEN_A)[-1] == new_uid
+    copy = api.get(f"/v1/user/devices/{new_uid}").json()["data"]
+    assert copy["name"] == "Greenhouse Sensor"
+    original = api.get(f"/v1/user/devices/{source}/firmwares").json()["data"]
+    copied = api.get(f"/v1/user/devices/{new_uid}/firmwares").json()["data"]
+    assert len(copied) == len(original) > 0
+    assert not {fw["id"] for fw in copied} & {fw["id"] for fw in original}
+    assert [fw["is_target"] for fw in copied] == [fw["is_target"] for fw in original]
+    with pytest.raises(ValueError):
+        emulator.copy_device(TOKEN_A, source, new_uid)
+    with pytest.raises(KeyError):
+        emulator.copy_device(TOKEN_A, "no-such-uid", "another")

@@ -240,6 +240,16 @@
   document.addEventListener("htmx:beforeSwap", function () {
     focusedBeforeSwap = document.activeElement;
   });
+  // The device list: a click on a heading sorts the new table; the filter form's Sort by
+  // menu (a phone's sort control) follows it, so the next search keeps that sort.
+  document.addEventListener("htmx:afterSwap", function () {
+    const table = document.getElementById("device-table");
+    const menu = document.getElementById("id_sort");
+    if (table && menu && table.dataset.sort && menu.value !== table.dataset.sort) {
+      menu.value = table.dataset.sort;
+    }
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) {
     const lost = focusedBeforeSwap;
     focusedBeforeSwap = null;
