@@ -61,10 +61,10 @@ def worker_healthy() -> int:
     return 1
 
 
-def main_process_is_a_worker() -> bool:
+def main_process_is_a_worker(cmdline: Path = Path("/proc/1/cmdline")) -> bool:
     """Whether the container's main process (PID 1) runs `manage.py db_worker`."""
     try:
-        arguments = Path("/proc/1/cmdline").read_bytes().split(b"\0")
+        arguments = cmdline.read_bytes().split(b"\0")
     except OSError:
         return False
     return b"db_worker" in arguments

@@ -142,6 +142,16 @@ def test_the_images_commands_name_files_that_exist():
         assert (ROOT / path).exists(), path
 
 
+def _healthcheck_module():
+    """bin/healthcheck.py, imported (bin/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("healthcheck", ROOT / "bin" / "healthcheck.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_worker_healthcheck_fails_without_a_live_worker_on_this_host(db, settings):
     from datetime import timedelta
 
@@ -150,11 +160,7 @@ def test_the_worker_healthcheck_fails_without_a_live_worker_on_this_host(db, set
     from fleet import engine
     from fleet.models import Worker
 
-    sys.path.insert(0, str(ROOT / "bin"))
-    try:
-        import healthcheck
-    finally:
-        sys.path.remove(str(ROOT / "bin"))
+    healthcheck = _healthcheck_module()
     settings.PORTAL_FLEET_WORKER_TIMEOUT = 30
     assert not healthcheck.worker_alive_here()
     Worker.objects.create(id="elsewhere", host="another-host", seen_at=timezone.now())
@@ -179,3 +185,15 @@ def test_the_worker_healthcheck_script_fails_when_the_database_has_no_worker(tmp
     )
     assert result.returncode == 1
     assert "healthcheck:" in result.stderr
+
+
+def test_the_healthcheck_knows_a_worker_container_by_its_main_process(tmp_path):
+    healthcheck = _healthcheck_module()
+    cmdline = tmp_path / "cmdline"
+    cmdline.write_bytes(b"python\0manage.py\0db_worker\0--queue-name\0*\0")
+    assert healthcheck.main_process_is_a_worker(cmdline)
+    cmdline.write_bytes(
+        b"/usr/local/bin/python\0/usr/local/bin/gunicorn\0--config\0gunicorn.conf.py\0"
+    )
+    assert not healthcheck.main_process_is_a_worker(cmdline)
+    assert not healthcheck.main_process_is_a_worker(tmp_path / "missing")
