@@ -8,7 +8,7 @@
   a reason to restart anything. No worker running does not fail readiness (the portal's pages
   work without one; queued work waits): the body says so, for monitoring to alert on.
 
-Both answer without a sign-in, cost a query or two, and say nothing about the configuration
+Both answer without a sign-in, cost a few queries, and say nothing about the configuration
 (no addresses, no versions): `{"status": "ok", "checks": {...}}`, or HTTP 503 when a check
 fails. `HealthProbeMiddleware` answers them ahead of the rest of the stack, so a probe that
 comes by IP address (Docker, a load balancer) is not refused by the allowed-hosts check or
@@ -112,13 +112,17 @@ NO_WORKER = (
 )
 
 
+def _queue_unknown() -> dict[str, object]:
+    return {"workers_alive": None, "oldest_waiting_seconds": None}
+
+
 def _queue() -> dict[str, object]:
     """The queue's figures for /readyz; informative only, never a failed check."""
     try:
         waiting = oldest_waiting()
         workers = _count_workers() if _count_workers is not None else None
     except Exception:  # the database check reports the outage; here, no figures
-        return {"workers_alive": None, "oldest_waiting_seconds": None}
+        return _queue_unknown()
     queue: dict[str, object] = {
         "workers_alive": workers,
         "oldest_waiting_seconds": None if waiting is None else round(waiting.total_seconds(), 1),
@@ -156,7 +160,9 @@ def healthz(request: HttpRequest) -> HttpResponse:
 def readyz(request: HttpRequest) -> HttpResponse:
     upstream, upstream_ms = _upstream()
     checks = {"database": _database(), "cache": _cache(), "upstream": upstream}
-    return _answer(checks, upstream_ms=upstream_ms, queue=_queue())
+    # The queue is in the database: when that is down, no second wait for it.
+    queue = _queue() if checks["database"] == "ok" else _queue_unknown()
+    return _answer(checks, upstream_ms=upstream_ms, queue=queue)
 
 
 PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {

@@ -155,7 +155,9 @@ def test_the_fleet_module_reports_the_same_oldest_waiting_task_as_the_core(db):
     assert fleet_health.oldest_waiting is health.oldest_waiting
 
 
-def test_readyz_has_no_figures_but_answers_when_the_queue_cannot_be_read(client, db, monkeypatch):
+def test_readyz_has_no_figures_but_answers_when_the_queue_cannot_be_read(
+    client, db, emulator, monkeypatch
+):
     def broken():
         raise OperationalError("no such table")
 
@@ -180,3 +182,13 @@ def test_a_task_scheduled_for_later_waits_from_its_time_not_from_when_it_was_que
         run_after=timezone.now() - timedelta(minutes=2)
     )
     assert 120 <= health.oldest_waiting().total_seconds() < 180
+
+
+def test_readyz_does_not_ask_the_queue_when_the_database_is_down(client, db, emulator, monkeypatch):
+    asked = []
+    monkeypatch.setattr(health, "_database", lambda: "unreachable")
+    monkeypatch.setattr(health, "oldest_waiting", lambda: asked.append(1))
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["queue"] == {"workers_alive": None, "oldest_waiting_seconds": None}
+    assert asked == []
