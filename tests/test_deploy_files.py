@@ -173,7 +173,7 @@ def test_the_worker_healthcheck_fails_without_a_live_worker_on_this_host(db, set
     assert not healthcheck.worker_alive_here()
 
 
-def test_the_worker_healthcheck_script_fails_when_the_database_has_no_worker(tmp_path):
+def test_the_worker_healthcheck_script_fails_on_a_database_without_workers(tmp_path):
     env = {"PORTAL_DATA_DIR": str(tmp_path), "DJANGO_DEBUG": "true", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
         [sys.executable, str(ROOT / "bin" / "healthcheck.py"), "--worker"],

@@ -164,6 +164,7 @@ def test_readyz_has_no_figures_but_answers_when_the_queue_cannot_be_read(
     # The database failing for the queue's query alone: only a patch produces it.
     monkeypatch.setattr(health, "oldest_waiting", broken)
     response = client.get("/readyz")
+    assert response.status_code == 200
     assert response.json()["queue"] == {"workers_alive": None, "oldest_waiting_seconds": None}
 
 
