@@ -3,6 +3,8 @@
 #   docker build -t iot-portal .
 #   docker run --rm --env-file portal.env iot-portal python manage.py migrate   # once per upgrade
 #   docker run -d --env-file portal.env -p 8000:8000 iot-portal
+#   docker run -d --env-file portal.env iot-portal python manage.py db_worker --queue-name '*'
+#                                       # the background worker (fleet jobs): same image and env
 FROM python:3.13-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -38,9 +40,12 @@ USER portal
 EXPOSE 8000
 VOLUME ["/data"]
 # /healthz: the process answers and the database is reachable. Python, not curl: the slim
-# base has no curl, and one fewer package is one fewer thing to patch.
+# base has no curl, and one fewer package is one fewer thing to patch. In a worker container
+# (`python manage.py db_worker ...`) the same script checks that the worker says it is alive.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "/app/bin/healthcheck.py"]
 # Migrations are NOT run here: run `python manage.py migrate` once per upgrade, before
 # starting the new version (docs/deploy.md, "Upgrading").
+# The worker is the same image with its own command: python manage.py db_worker --queue-name '*'
+# (docker-compose.yml's `worker` service). SIGTERM lets it finish the call it is making.
 CMD ["gunicorn", "--config", "gunicorn.conf.py"]

@@ -2,8 +2,9 @@
 """`make demo`: the portal against the built-in emulator, with a demo fleet and demo users.
 
 Starts the emulator, migrates the local database, creates one user per role mapped to the
-demo token, and runs the portal. Ctrl-C stops everything this script started. A second run
-reuses the database and users of the first.
+demo token, and runs a fleet worker (`manage.py db_worker`: bulk actions run there) and the
+portal. Ctrl-C stops everything this script started; the worker first finishes the call it is
+making. A second run reuses the database and users of the first.
 """
 
 import argparse
@@ -31,6 +32,17 @@ def wait_for(url: str, seconds: float = 15) -> None:
     sys.exit(f"Gave up waiting for {url}.")
 
 
+def _end_with_parent() -> None:
+    """In the worker (Linux): a SIGTERM when the demo dies, even by SIGKILL, so no worker is
+    left behind outside the demo's process group."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: stop() still ends it
+
+
 def manage(*args: str, stdin: str | None = None, env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, input=stdin, text=True, check=True
@@ -49,14 +61,17 @@ def main() -> None:
     children: list[subprocess.Popen] = []
 
     def stop() -> None:
+        # The newest first, each waited for: the worker finishes its call while the emulator
+        # still answers. SIGTERM is the worker's graceful stop (SIGKILL would leave the call
+        # in flight "outcome unknown").
         for child in reversed(children):
             if child.poll() is None:
                 child.terminate()
-        for child in children:
             try:
-                child.wait(timeout=10)
+                child.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 child.kill()
+                child.wait()
 
     def on_sigterm(*_: object) -> None:
         # Unwind like Ctrl-C, so `finally` stops the children once, from the main flow (a
@@ -85,7 +100,18 @@ def main() -> None:
         print("Sign in as any of these (user / password):")
         for role in ROLES:
             print(f"  {role:<11} / demo-{role}")
-        print("Ctrl-C stops the portal and the emulator.\n")
+        print("Ctrl-C stops the portal, the worker and the emulator.\n")
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "manage.py", "db_worker", "--queue-name", "*"],
+                cwd=ROOT,
+                env=env,
+                # Its own process group: Ctrl-C in the terminal does not reach it, so it gets
+                # one SIGTERM from stop() (a second signal would cut its current call short).
+                process_group=0,
+                preexec_fn=_end_with_parent,
+            )
+        )
         children.append(
             subprocess.Popen(
                 [

@@ -91,6 +91,7 @@ def deployment(request, collected_static, emulator_server) -> Iterator[dep.Deplo
         # workers, each with its own local-memory cache.
         count, workers = (2, 2) if backend == "postgres-redis" else (1, 2)
         running = stack.enter_context(dep.instances(env, count, workers, data_dir))
+        stack.enter_context(dep.worker(env, data_dir / "worker.log"))
         yield dep.Deployment(
             name=backend,
             caches=1 if backend == "postgres-redis" else count * workers,
@@ -99,4 +100,5 @@ def deployment(request, collected_static, emulator_server) -> Iterator[dep.Deplo
             env=env,
             migrate_output=migrate_output,
             logs=[log for _, log in running],
+            worker_log=data_dir / "worker.log",
         )

@@ -1,8 +1,9 @@
 """Process plumbing for the multi-instance suite: fresh databases and gunicorn instances.
 
 The shape is docker-compose.yml's, with processes instead of containers: N gunicorn instances
-of the portal (the image's gunicorn.conf.py, production settings) on loopback ports, over one
-database and one cache, all talking to the emulator.
+of the portal (the image's gunicorn.conf.py, production settings) on loopback ports and a fleet
+worker (compose's `worker`: `manage.py db_worker --queue-name '*'`), over one database and one
+cache, all talking to the emulator.
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ class Deployment:
     env: dict[str, str]
     migrate_output: str = ""
     logs: list[Path] = field(default_factory=list)
+    worker_log: Path | None = None
 
     def instance(self, i: int) -> str:
         """Instance i, round robin: with one instance, every index is that one."""
@@ -205,6 +207,30 @@ def instances(env: dict[str, str], count: int, workers: int, log_dir: Path) -> I
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextmanager
+def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """Compose's `worker` service as a process: fleet's db_worker on every queue."""
+    command = [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.2"]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        # Started once it says it is alive (its keep-alive's Worker row).
+        while not query(env["DATABASE_URL"], "SELECT id FROM fleet_worker"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield proc
+    finally:
+        proc.terminate()  # SIGTERM: its graceful stop
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 # --- HTTP helpers -------------------------------------------------------------------------
