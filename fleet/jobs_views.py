@@ -122,6 +122,8 @@ def _preview(request: HttpRequest, token: ApiToken) -> Preview:
 def bulk(request: HttpRequest) -> HttpResponse:
     """`?action=`: its preview (GET) and the job it starts (POST); no action, the choices."""
     action = request.GET.get("action", "")
+    if not action and request.method == "POST":
+        action = request.POST.get("action", "")  # a form posted to the bare address
     if action not in Job.Action.values:
         return _guard("view_devices", None, _choose)(request)
     audit = "fleet.job_create" if request.method == "POST" else None
@@ -455,6 +457,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
         state: Count("items", filter=Q(items__state=state)) for state in JobItem.State.values
     }
     found = found.annotate(total=Count("items"), **{f"n_{k}": v for k, v in per_state.items()})
+    found = found.order_by("-created_at", "-pk")  # explicit: an aggregate drops Meta.ordering
     page = Paginator(found, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     for job in page:
         job.counted = [
