@@ -294,6 +294,8 @@ def _live_context(request: HttpRequest, job: Job) -> dict[str, object]:
         "percent": round(100 * (total - left) / total) if total else 100,
         "pace": pace(job, counts),
         "ended": ended,
+        # A cancelled job's call in flight ends as it ends: the page follows it to its answer.
+        "polls": not ended or counts[JobItem.State.SENDING] > 0,
         "no_worker": not ended
         and counts[JobItem.State.WAITING] > 0
         and health.workers_alive() == 0,

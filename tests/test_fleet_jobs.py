@@ -208,3 +208,11 @@ def test_the_jobs_list_is_paged(as_viewer, token_a):
 
 def test_the_jobs_list_without_jobs_says_how_to_start_one(as_viewer):
     assert "No jobs yet." in text(as_viewer.get(reverse("fleet:jobs")))
+
+
+def test_a_cancelled_job_with_a_call_in_flight_polls_until_its_answer(as_viewer, token_a):
+    job = make_job(token_a, None, [S.SENDING, S.CANCELLED], state=Job.State.CANCELLED)
+    live = {**HTMX, "HX-Target": "job-live"}
+    assert 'hx-trigger="every 2s"' in text(as_viewer.get(url("job", job), headers=live))
+    job.items.filter(state=S.SENDING).update(state=S.SENT)
+    assert "hx-trigger" not in text(as_viewer.get(url("job", job), headers=live))
