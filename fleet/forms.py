@@ -77,6 +77,10 @@ class BulkForm(forms.Form):
     def __init__(self, *args: Any, action: str, count: int, offline: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.action, self.count, self.offline_count = action, count, offline
+        if action in (Job.Action.TAG_ADD, Job.Action.TAG_REMOVE):
+            # A tag is the portal's own record: whether the device is online does not matter,
+            # and whatever is posted for it is not looked at.
+            self.fields["offline"] = forms.Field(required=False)
         limit = settings.PORTAL_FLEET_MAX_WAIT_MINUTES
         wait = self.fields["wait_minutes"]
         wait.widget.attrs.update(min=1, max=limit)
@@ -84,6 +88,18 @@ class BulkForm(forms.Form):
             MaxValueValidator(limit, f"A job waits at most {limit} minutes for offline devices.")
         )
         wait.error_messages["min_value"] = "Wait at least 1 minute."
+
+    def shown(self) -> set[str]:
+        """The fields the page draws for this action (an error elsewhere is said on top)."""
+        fields = {"typed_count"} if self.asks_count else set()
+        if self.action in (Job.Action.TAG_ADD, Job.Action.TAG_REMOVE):
+            return fields | {"tag"}
+        fields |= {"offline", "wait_minutes"}
+        if self.action == Job.Action.BUTTON:
+            fields.add("button_id")
+        if self.action == Job.Action.COMMAND:
+            fields |= {"payload", "send_anyway"}
+        return fields
 
     @property
     def asks_count(self) -> bool:
@@ -118,6 +134,11 @@ class BulkForm(forms.Form):
                 f"Type {self.count}, the number of devices whose Wi-Fi is reset, to confirm."
             )
         return value
+
+    def clean_offline(self) -> str:
+        if self.action in (Job.Action.TAG_ADD, Job.Action.TAG_REMOVE):
+            return Job.Offline.TRY
+        return self.cleaned_data["offline"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -192,7 +192,14 @@ def _refusal(
         outcome = outcomes.refuse(
             request, "fleet.job_create", outcomes.problems(form), sent=recorded, errors=errors
         )
-        return "" if outcome.errors else outcome.message  # "": said beside the fields
+        hidden = [name for name in form.errors if name not in form.shown()]
+        # "": each error is said beside its field; one of a field not drawn, on top.
+        if not hidden:
+            return ""
+        return (
+            f"This form is not as the page drew it ({outcome.message}): reload the page and "
+            "try again. Nothing was started."
+        )
     if not preview.devices:
         message = "No devices are selected: select some in the device table first."
         outcomes.refuse(request, "fleet.job_create", message, sent=sent)

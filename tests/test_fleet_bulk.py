@@ -165,8 +165,9 @@ def test_a_tag_needs_a_name_and_needs_no_offline_choice(as_operator, token_a, ch
     select(as_operator, token_a, chosen)
     page = text(as_operator.get(f"{BULK}?action=tag_add"))
     assert "Skip them" not in page
-    assert "Give the tag's name" in text(post(as_operator, "tag_add", chosen, offline="try"))
-    response = post(as_operator, "tag_add", chosen, offline="try", tag="  green   house ")
+    assert "Give the tag's name" in text(post(as_operator, "tag_add", chosen))
+    # Whatever offline choice is posted, a tag goes on every selected device.
+    response = post(as_operator, "tag_add", chosen, offline="skip", tag="  green   house ")
     assert response.status_code == 302
     job = Job.objects.get()
     assert job.params == {"tag": "green house"} and job.items.count() == 5
@@ -266,3 +267,14 @@ def test_the_selection_of_another_fleet_is_not_used(client, db, emulator, token_
     )
     page = text(client.get(f"{BULK}?action=reboot"))
     assert "1 device</strong> selected" in page and "no longer in this fleet" in page
+
+
+def test_an_error_in_a_field_the_page_does_not_draw_is_said_on_top(as_operator, token_a, chosen):
+    select(as_operator, token_a, chosen)
+    response = post(as_operator, "reboot", chosen, selection="x" * 65)
+    page = text(response)
+    assert (
+        'id="bulk-problem"' in page and "This form is not as the page drew it (selection:" in page
+    )
+    tag = post(as_operator, "tag_add", chosen, offline="\x00junk", tag="lab")
+    assert tag.status_code == 302 and Job.objects.get().offline == "try"
