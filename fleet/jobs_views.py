@@ -18,7 +18,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -462,17 +462,19 @@ def retry_question(job: Job, unknown: bool) -> str:
 def job_list(request: HttpRequest) -> HttpResponse:
     token = _token(request)
     found = Job.objects.filter(token=token) if token else Job.objects.none()
-    per_state = {
-        state: Count("items", filter=Q(items__state=state)) for state in JobItem.State.values
-    }
-    found = found.annotate(total=Count("items"), **{f"n_{k}": v for k, v in per_state.items()})
-    found = found.order_by("-created_at", "-pk")  # explicit: an aggregate drops Meta.ordering
-    page = Paginator(found, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(found.order_by("-created_at", "-pk"), JOBS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    # The counts of this page's jobs only, in one grouped read (the (job, state) index).
+    counted: dict[int, dict[str, int]] = {}
+    rows = JobItem.objects.filter(job__in=[job.pk for job in page]).values_list("job", "state")
+    for job_id, state, n in rows.annotate(n=Count("pk")).order_by():
+        counted.setdefault(job_id, {})[state] = n
     for job in page:
+        mine = counted.get(job.pk, {})
+        job.total = sum(mine.values())
         job.counted = [
-            (label, getattr(job, f"n_{value}"), value)
-            for value, label in JobItem.State.choices
-            if getattr(job, f"n_{value}")
+            (label, mine[value], value) for value, label in JobItem.State.choices if mine.get(value)
         ]
     context = {"page": page, "no_token": None if token else NO_TOKEN, "states": JobItem.State}
     return render(request, "fleet/jobs.html", context)

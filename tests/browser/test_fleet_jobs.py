@@ -135,7 +135,10 @@ def test_the_jobs_list_and_a_job_waiting_for_a_worker(
 ):
     page = sign_in("maintainer")
     select_in_browser(page, token_a, uids_of(emulator, *ONLINE))
-    page.goto(f"{live_server.url}/fleet/bulk/?action=wifi_reset")
+    page.goto(f"{live_server.url}/fleet/bulk/")
+    expect(page.get_by_text("3 devices selected.")).to_be_visible()
+    assert serious_violations(page) == [] and fits(page)
+    page.get_by_role("link", name="Reset Wi-Fi").click()
     page.get_by_label("Type 3, the number of devices, to confirm").fill("2")
     page.get_by_role("button", name="Reset the Wi-Fi of 3 devices").click()
     expect(page.locator("#typed-count-error")).to_contain_text("Type 3")
