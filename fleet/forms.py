@@ -4,6 +4,7 @@ number of devices a Wi-Fi reset of several asks for. Forms only validate (fleet/
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, RegexValidator
 
 from fleet.models import Job
-from portal import payloads
+from portal import payloads, storable
 from portal.iot import BUTTON_ID_PATTERN
 
 TAG_MAX_LENGTH = 40  # fleet.models.Tag.name
@@ -119,12 +120,19 @@ class BulkForm(forms.Form):
         return value
 
     def clean_tag(self) -> str:
+        # tags12's fleet/tags.py has the same rules (normalise, problem): one place at merge.
         value = " ".join((self.cleaned_data.get("tag") or "").split())
-        if self.action in (Job.Action.TAG_ADD, Job.Action.TAG_REMOVE):
-            if not value:
-                raise forms.ValidationError("Give the tag's name, like greenhouse.")
-            if any(not c.isprintable() for c in value):
-                raise forms.ValidationError("A tag's name cannot hold control characters.")
+        if self.action not in (Job.Action.TAG_ADD, Job.Action.TAG_REMOVE):
+            return value
+        if not value:
+            raise forms.ValidationError("Give the tag's name, like greenhouse.")
+        found = storable.problem(value)
+        if found:
+            raise forms.ValidationError(f"The tag {found}.")
+        if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
+            raise forms.ValidationError(
+                "A tag cannot contain control characters (a newline, a tab, a bidi mark…)."
+            )
         return value
 
     def clean_typed_count(self) -> str:

@@ -278,3 +278,17 @@ def test_an_error_in_a_field_the_page_does_not_draw_is_said_on_top(as_operator, 
     )
     tag = post(as_operator, "tag_add", chosen, offline="\x00junk", tag="lab")
     assert tag.status_code == 302 and Job.objects.get().offline == "try"
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("a\u202eb", "A tag cannot contain control characters"),
+        ("x" * 41, "Ensure this value has at most 40 characters"),
+        ("a\x00b", "Null characters are not allowed."),
+    ],
+)
+def test_a_tag_name_that_cannot_be_a_label_is_refused(as_operator, token_a, chosen, name, error):
+    select(as_operator, token_a, chosen)
+    assert error in text(post(as_operator, "tag_add", chosen, tag=name))
+    assert not Job.objects.exists()
