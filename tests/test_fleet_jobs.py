@@ -216,3 +216,34 @@ def test_a_cancelled_job_with_a_call_in_flight_polls_until_its_answer(as_viewer,
     assert 'hx-trigger="every 2s"' in text(as_viewer.get(url("job", job), headers=live))
     job.items.filter(state=S.SENDING).update(state=S.SENT)
     assert "hx-trigger" not in text(as_viewer.get(url("job", job), headers=live))
+
+
+def test_the_jobs_list_reads_the_counts_in_one_query_whatever_the_number_of_jobs(
+    as_viewer, token_a, django_assert_max_num_queries
+):
+    for _ in range(3):
+        make_job(token_a, None, [S.SENT, S.FAILED])
+    as_viewer.get(reverse("fleet:jobs"))  # the session and the user, warmed up
+    with django_assert_max_num_queries(8) as few:
+        as_viewer.get(reverse("fleet:jobs"))
+    for _ in range(20):
+        make_job(token_a, None, [S.SENT, S.FAILED, S.WAITING])
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        as_viewer.get(reverse("fleet:jobs"))
+
+
+def test_a_long_job_is_shown_a_page_of_rows_at_a_time(as_viewer, token_a):
+    job = make_job(token_a, None, [S.SENT] * 150)
+    page = text(as_viewer.get(url("job", job)))
+    assert "Page 1 of 2" in page and "Device 99<" in page and "Device 100<" not in page
+    assert "Device 149<" in text(as_viewer.get(url("job", job) + "?page=2"))
+
+
+def test_a_job_paused_by_the_rate_limit_says_until_when(as_viewer, token_a):
+    job = make_job(
+        token_a, None, [S.WAITING], state=Job.State.RUNNING,
+        paused_until=timezone.now() + timedelta(seconds=30),
+    )  # fmt: skip
+    assert "Paused: the device service asked the portal to slow down." in text(
+        as_viewer.get(url("job", job))
+    )
