@@ -72,7 +72,7 @@ class BulkForm(forms.Form):
     tag = forms.CharField(label="Tag", required=False, max_length=TAG_MAX_LENGTH)
     typed_count = forms.CharField(label="Number of devices", required=False, max_length=20)
     # The selection the preview showed (fleet.views.fingerprint): a post made after the
-    # selection changed in another tab is refused rather than acting on other devices.
+    # selection (or the fleet) changed is refused rather than acting on other devices.
     selection = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
     def __init__(self, *args: Any, action: str, count: int, offline: int, **kwargs: Any) -> None:

@@ -206,8 +206,9 @@ def _refusal(
         return message
     if form.cleaned_data.get("selection") != print_:
         message = (
-            f"The selection changed since this page was drawn: it is now "
-            f"{plural(len(preview.devices))}. Check the preview again; nothing was started."
+            f"The devices to act on changed since this page was drawn (the selection, or the "
+            f"fleet): they are now {plural(len(preview.devices))}. Check the preview again; "
+            "nothing was started."
         )
         outcomes.refuse(request, "fleet.job_create", message, sent=sent)
         return message

@@ -177,7 +177,8 @@ def test_a_tag_needs_a_name_and_needs_no_offline_choice(as_operator, token_a, ch
 def test_a_selection_changed_since_the_preview_is_refused(as_operator, token_a, chosen):
     select(as_operator, token_a, chosen)
     response = post(as_operator, "reboot", chosen[:2])
-    assert "The selection changed since this page was drawn: it is now 5 devices." in text(response)
+    said = "The devices to act on changed since this page was drawn (the selection, or the fleet)"
+    assert f"{said}: they are now 5 devices." in text(response)
     assert not Job.objects.exists() and job_rows()[0].outcome == "refused"
 
 
