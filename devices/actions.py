@@ -19,9 +19,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from devices import payloads
 from devices.forms import CommandForm
-from portal import confirm, results
+from portal import confirm, payloads, results
 from portal.decorators import requires
 from portal.iot import client_for
 from portal.outcomes import perform

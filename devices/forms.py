@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.core.validators import RegexValidator
 
-from devices import payloads
+from portal import payloads
 from portal.iot import BUTTON_ID_PATTERN
 
 # What the upstream accepts for a device's name and description: the same limits as its

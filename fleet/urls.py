@@ -1,10 +1,18 @@
 """Fleet work's pages, under /fleet/."""
 
-from django.urls import path  # noqa: F401 - the routes come with the views
+from django.urls import path
+
+from fleet import jobs_views
 
 app_name = "fleet"
 
 urlpatterns: list = [
     # Tags and the selection (the device table's side of fleet work)
     # Bulk actions and jobs
+    path("bulk/", jobs_views.bulk, name="bulk"),
+    path("jobs/", jobs_views.job_list, name="jobs"),
+    path("jobs/<int:pk>/", jobs_views.job_detail, name="job"),
+    path("jobs/<int:pk>/csv", jobs_views.job_csv, name="job_csv"),
+    path("jobs/<int:pk>/cancel/", jobs_views.job_cancel, name="job_cancel"),
+    path("jobs/<int:pk>/retry/", jobs_views.job_retry, name="job_retry"),
 ]

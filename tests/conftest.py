@@ -17,6 +17,8 @@ from portal import services
 from portal.roles import Role
 from tests.hostile.summary import pytest_terminal_summary  # noqa: F401 (the hostile suite's line)
 
+pytest_plugins = ["tests.fleet_worker"]  # the real worker process (`fleet_worker`)
+
 PASSWORD = "correct-horse-battery-staple"
 
 

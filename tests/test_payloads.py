@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from devices.payloads import MAX_PAYLOAD_BYTES, PayloadError, looks_builtin, parse
+from portal.payloads import MAX_PAYLOAD_BYTES, PayloadError, looks_builtin, parse
 
 
 def test_it_accepts_a_json_object():

@@ -17,12 +17,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from emulator.pytest_plugin import TOKEN_A, TOKEN_B
+from fleet.models import JobItem
 from portal import services
 from portal.decorators import NO_ROLE
 from portal.models import AuditEvent
 from portal.roles import PERMISSIONS, ROLE_ORDER, Role, refusal
 from tests import firmware_samples as samples
 from tests.conftest import PASSWORD
+from tests.fleet_helpers import make_job
 
 ANYONE = None  # any signed-in user, whatever their role
 PUBLIC = "public"  # no sign-in needed (the sign-in page)
@@ -34,8 +36,8 @@ class Route:
     """One row: a URL name, its kwargs, a method, the data posted, the permission it needs.
 
     Strings starting with "@" in kwargs or data are filled in by the test: "@uid" (a device of
-    the team token), "@token" (the team token's id), "@spare" (a token nobody uses), "@viewer"
-    and the other role names (that user's id).
+    the team token), "@job" (a job of the team token), "@token" (the team token's id),
+    "@spare" (a token nobody uses), "@viewer" and the other role names (that user's id).
     """
 
     name: str
@@ -143,6 +145,24 @@ ROUTES: list[Route] = [
         "set_target",
     ),
     Route("firmware:ota", {"uid": "@uid"}, "POST", {"confirmed": "yes"}, "trigger_ota"),
+    # Bulk actions and jobs (fleet/urls.py): a bulk action needs what the same action on one
+    # device needs; so do cancelling and retrying a job ("@job" is a reboot of the team's).
+    Route("fleet:bulk", permission="view_devices"),  # no action yet: the choices
+    Route("fleet:bulk", data={"action": "reboot"}, permission="reboot_device"),
+    Route("fleet:bulk", data={"action": "button"}, permission="send_button"),
+    Route("fleet:bulk", data={"action": "command"}, permission="send_command"),
+    Route("fleet:bulk", data={"action": "wifi_reset"}, permission="wifi_reset"),
+    Route("fleet:bulk", data={"action": "ota"}, permission="trigger_ota"),
+    Route("fleet:bulk", data={"action": "tag_add"}, permission="manage_tags"),
+    Route("fleet:bulk", data={"action": "tag_remove"}, permission="manage_tags"),
+    Route("fleet:bulk", {}, "POST", {"action": "reboot", "offline": "skip"}, "reboot_device"),
+    Route("fleet:bulk", {}, "POST", {"action": "ota", "offline": "skip"}, "trigger_ota"),
+    Route("fleet:bulk", {}, "POST", {"action": "tag_add", "tag": "x"}, "manage_tags"),
+    Route("fleet:jobs", permission="view_devices"),
+    Route("fleet:job", {"pk": "@job"}, permission="view_devices"),
+    Route("fleet:job_csv", {"pk": "@job"}, permission="view_devices"),
+    Route("fleet:job_cancel", {"pk": "@job"}, "POST", {"confirmed": "yes"}, "reboot_device"),
+    Route("fleet:job_retry", {"pk": "@job"}, "POST", {"confirmed": "yes"}, "reboot_device"),
     # The token vault
     Route("team:tokens", permission="manage_tokens"),
     Route("team:token_add", permission="manage_tokens"),
@@ -245,8 +265,10 @@ def fill_fixture(users, token_a, emulator, settings):
     """Fills the "@" placeholders of a row; lets users enter their own token."""
     settings.PORTAL_ALLOW_SELF_TOKEN = True
     spare = services.save_token("Spare", TOKEN_B)
+    job = make_job(token_a, None, [JobItem.State.WAITING, JobItem.State.FAILED])
     values = {
         "@uid": emulator.device_uid(TOKEN_A, "Greenhouse Sensor"),
+        "@job": job.pk,
         "@token": token_a.pk,
         "@spare": spare.pk,
         **{f"@{name}": user.pk for name, user in users.items()},

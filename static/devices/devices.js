@@ -21,7 +21,7 @@
   });
 
   // JSON payloads: say what is wrong, and where (line and column), while the user types.
-  // The same scanner and sentences as the server's (devices/payloads.py): the engine's own
+  // The same scanner and sentences as the server's (portal/payloads.py): the engine's own
   // messages differ between browsers, and some ("Unexpected token") say nowhere. The server
   // checks again (it has the last word); this only saves a round trip.
   const SENTENCES = {

@@ -7,9 +7,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from devices.payloads import PayloadError, parse
 from emulator.pytest_plugin import TOKEN_A
 from portal.models import AuditEvent
+from portal.payloads import PayloadError, parse
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

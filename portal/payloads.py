@@ -1,4 +1,8 @@
-"""Custom command payloads: parsing with useful errors, and spotting built-in actions."""
+"""Custom command payloads: parsing with useful errors, and spotting built-in actions.
+
+In the core: a device's command form (devices/) and a bulk command (fleet/) check a payload
+the same way.
+"""
 
 from __future__ import annotations
 
