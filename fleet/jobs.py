@@ -93,9 +93,18 @@ def create(
                 )
             )
         JobItem.objects.bulk_create(items, batch_size=500)
-        enqueue(job)
-        message = f"{job.get_action_display()} queued for {len(items)} devices."
-        return Done(answer=job, message=message, sent={"job": job.pk, "devices": len(items)})
+        queued = sum(item.state == JobItem.State.WAITING for item in items)
+        skipped = len(items) - queued
+        if queued:
+            enqueue(job)
+        else:  # nothing to send: the job has ended before it began
+            job.state, job.finished_at = Job.State.DONE, now
+            job.save(update_fields=["state", "finished_at"])
+        message = f"{job.get_action_display()} queued for {_devices(queued)} (job {job.pk})."
+        if skipped:
+            message += f" {_devices(skipped)} that looked offline skipped."
+        sent = {"job": job.pk, "devices": len(items), "queued": queued, "skipped": skipped}
+        return Done(answer=job, message=message, sent=sent)
 
     with transaction.atomic():
         return perform(
@@ -104,6 +113,10 @@ def create(
             make,
             sent={"action": action, "offline": offline, **params},
         )
+
+
+def _devices(count: int) -> str:
+    return f"{count} device" if count == 1 else f"{count} devices"
 
 
 def cancel(actor: HttpRequest | Actor, job: Job) -> Outcome:

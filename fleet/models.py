@@ -69,7 +69,7 @@ class Job(models.Model):
         WAIT = "wait", "Wait for them to come back"
 
     class State(models.TextChoices):
-        QUEUED = "queued", "Waiting for a worker"
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         CANCELLED = "cancelled", "Cancelled"

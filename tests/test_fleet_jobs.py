@@ -195,7 +195,7 @@ def test_the_jobs_list_shows_the_teams_jobs_newest_first_with_their_counts(
     assert "2 jobs, newest first" in page
     assert page.index(f"Job {newer.pk}<") < page.index(f"Job {older.pk}<")
     assert "1 sent" in page and "1 failed" in page and "operator" in page
-    assert "Add tag" in page and "Waiting for a worker" in page
+    assert "Add tag" in page and "Queued" in page
 
 
 def test_the_jobs_list_is_paged(as_viewer, token_a):
@@ -247,3 +247,21 @@ def test_a_job_paused_by_the_rate_limit_says_until_when(as_viewer, token_a):
     assert "Paused: the device service asked the portal to slow down." in text(
         as_viewer.get(url("job", job))
     )
+
+
+def test_a_job_whose_devices_all_looked_offline_ends_at_once_and_says_what_was_skipped(
+    token_a, operator
+):
+    from portal.outcomes import Actor
+
+    devices = [("espressif32_aa", "Kitchen Relay", False), ("espressif32_bb", "Porch", False)]
+    outcome = jobs.create(Actor(user=operator), token_a, Job.Action.REBOOT, devices)
+    job = outcome.answer
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE and job.finished_at is not None
+    assert (
+        outcome.message
+        == f"Reboot queued for 0 devices (job {job.pk}). 2 devices that looked offline skipped."
+    )
+    row = AuditEvent.objects.get(action="fleet.job_create")
+    assert row.sent["queued"] == 0 and row.sent["skipped"] == 2

@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
                 ('params', models.JSONField(blank=True, default=dict)),
                 ('offline', models.CharField(choices=[('skip', 'Skip them'), ('try', 'Try them anyway'), ('wait', 'Wait for them to come back')], default='skip', max_length=10)),
                 ('wait_until', models.DateTimeField(blank=True, null=True)),
-                ('state', models.CharField(choices=[('queued', 'Waiting for a worker'), ('running', 'Running'), ('done', 'Done'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=10)),
+                ('state', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('cancelled', 'Cancelled')], db_index=True, default='queued', max_length=10)),
                 ('created_by_name', models.CharField(blank=True, max_length=150)),
                 ('created_ip', models.GenericIPAddressField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
