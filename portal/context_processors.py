@@ -19,6 +19,7 @@ class MenuLink:
 # marks as the current page). A link the user may not follow is not shown.
 MENU: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     ("Devices", "devices:list", "view_devices", ("app:devices",)),
+    ("Firmware library", "fleet:library", "view_devices", ("prefix:library",)),
     ("Tokens", "team:tokens", "manage_tokens", ("prefix:token",)),
     ("Users", "team:users", "manage_users", ("prefix:user",)),
     ("Audit log", "team:audit", "view_audit", ("audit",)),

@@ -21,13 +21,14 @@ def _menu(client, url: str) -> list[tuple[str, bool, str]]:
 
 def test_a_viewer_sees_only_the_links_a_viewer_may_follow(as_viewer):
     links = _menu(as_viewer, reverse("devices:list"))
-    assert [label for _, _, label in links] == ["Devices", "My activity"]
+    assert [label for _, _, label in links] == ["Devices", "Firmware library", "My activity"]
 
 
 def test_an_admin_sees_every_link_with_its_address(as_admin):
     links = _menu(as_admin, reverse("team:my_activity"))
     assert [(href, label) for href, _, label in links] == [
         (reverse("devices:list"), "Devices"),
+        (reverse("fleet:library"), "Firmware library"),
         (reverse("team:tokens"), "Tokens"),
         (reverse("team:users"), "Users"),
         (reverse("team:audit"), "Audit log"),
@@ -38,6 +39,7 @@ def test_an_admin_sees_every_link_with_its_address(as_admin):
 def test_the_current_page_and_only_it_is_marked(as_admin):
     for url, label in (
         (reverse("devices:list"), "Devices"),
+        (reverse("fleet:library"), "Firmware library"),
         (reverse("team:tokens"), "Tokens"),
         (reverse("team:users"), "Users"),
         (reverse("team:audit"), "Audit log"),
@@ -66,5 +68,13 @@ def test_links_follow_the_sites_path_prefix(rf, viewer):
         portal_links = [link.href for link in menu(request)]
     finally:
         set_script_prefix("/")
-    assert portal_links == ["/portal/devices/", "/portal/account/activity/"]
-    assert [link.href for link in menu(request)] == ["/devices/", "/account/activity/"]
+    assert portal_links == [
+        "/portal/devices/",
+        "/portal/fleet/library/",
+        "/portal/account/activity/",
+    ]
+    assert [link.href for link in menu(request)] == [
+        "/devices/",
+        "/fleet/library/",
+        "/account/activity/",
+    ]
