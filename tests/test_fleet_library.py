@@ -324,3 +324,15 @@ def test_a_build_in_use_is_not_deleted(as_maintainer, token_a, monkeypatch):
 
 def test_nothing_uses_a_build_until_rollouts_exist(token_a):
     assert a_build(token_a, "d" * 32).in_use() is False
+
+
+def test_the_same_form_sent_twice_adds_once(as_maintainer):
+    from portal import form_keys
+
+    key = form_keys.new()
+    data = samples.esp8266_image(20_000, "double click")
+    upload(as_maintainer, data, form_key=key)
+    second = upload(as_maintainer, data, form_key=key)
+    assert form_keys.ALREADY_SENT in text(second)
+    assert Build.objects.count() == 1
+    assert list(rows("library.upload").values_list("outcome", flat=True)) == ["refused", "ok"]
