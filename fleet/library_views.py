@@ -202,7 +202,8 @@ def _device_href(uid: str) -> str:
 
 
 def _build_context(found: Build, **extra: Any) -> dict[str, Any]:
-    places = list(found.places.all())
+    # The devices that have it in some way first, then by name (the model's order).
+    places = sorted(found.places.all(), key=lambda p: not (p.uploaded or p.running or p.target))
     recorded = library.recorded(found)
     for item in [*places, *recorded]:
         item.href = _device_href(item.device_uid)
