@@ -232,7 +232,8 @@ def find(client: IoTClient, build: Build, limit: int = FIND_DEVICES) -> Look:
     # Devices the token no longer has are no longer anywhere.
     build.places.exclude(device_uid__in=list(names)).delete()
     build.checked_at = now
-    build.save(update_fields=["checked_at"])
+    # An update, not a save: a build deleted meanwhile is no error here.
+    Build.objects.filter(pk=build.pk).update(checked_at=now)
     never = sum(1 for uid in names if uid not in seen and uid not in chosen)
     return Look(looked=len(chosen), fleet=len(names), never=never, reads=1 + 2 * len(chosen))
 

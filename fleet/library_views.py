@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -231,6 +232,14 @@ def find(request: HttpRequest, pk: int) -> HttpResponse:
         look = library.find(client_for(request.user), found)
     except IoTError as error:
         notice = {"level": outcomes.level_of(error), "text": error.message}
+    except IntegrityError:
+        # Deleted by someone else while this look was reading: nothing left to keep it on.
+        messages.warning(request, f"Build {library.label(found)} was deleted meanwhile.")
+        return (
+            HttpResponseClientRedirect(reverse("fleet:library"))
+            if request.htmx
+            else redirect("fleet:library")
+        )
     else:
         text = (
             f"Looked at {look.looked} of {look.fleet} devices ({look.reads} reads of the "

@@ -336,3 +336,18 @@ def test_the_same_form_sent_twice_adds_once(as_maintainer):
     assert form_keys.ALREADY_SENT in text(second)
     assert Build.objects.count() == 1
     assert list(rows("library.upload").values_list("outcome", flat=True)) == ["refused", "ok"]
+
+
+def test_a_build_deleted_during_a_look_sends_back_to_the_library(
+    as_maintainer, token_a, monkeypatch
+):
+    from django.db import IntegrityError
+
+    build = a_build(token_a, "7" * 32)
+
+    def deleted_meanwhile(client, found, limit=10):
+        raise IntegrityError("the build's row is gone")
+
+    monkeypatch.setattr(library, "find", deleted_meanwhile)
+    response = look(as_maintainer, build)
+    assert response["HX-Redirect"] == reverse("fleet:library")
