@@ -35,7 +35,7 @@ from portal.iot import UID_PATTERN, IoTClient, IoTError, parallel
 from portal.models import ApiToken, AuditEvent, Profile
 from portal.outcomes import Actor, Done, Outcome, Refused, perform
 
-FIND_DEVICES = 10  # devices one look reads: at most 1 + 2 × 10 upstream reads
+FIND_DEVICES = 10  # devices one look reads: 1 + 2 × 10 upstream reads
 RECORDED_ACTIONS = ("firmware.upload", "firmware.set_target")
 RECORDED_LIMIT = 200  # audit rows shown at most on a build's page
 _MD5 = re.compile(r"[0-9a-f]{32}")
@@ -199,7 +199,7 @@ class Look:
     looked: int  # devices read this time
     fleet: int  # devices the token has
     never: int  # devices never looked at yet, after this look
-    reads: int  # upstream reads made (at most 1 + 2 × FIND_DEVICES)
+    reads: int  # upstream reads it makes: 1 + 2 × looked (more for a paged list, a retry)
 
 
 def find(client: IoTClient, build: Build, limit: int = FIND_DEVICES) -> Look:

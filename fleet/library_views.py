@@ -242,8 +242,8 @@ def find(request: HttpRequest, pk: int) -> HttpResponse:
         )
     else:
         text = (
-            f"Looked at {look.looked} of {look.fleet} devices ({look.reads} reads of the "
-            "device service)."
+            f"Looked at {look.looked} of {look.fleet} devices (up to {look.reads} reads of "
+            "the device service)."
         )
         if look.never:
             text += f" {look.never} not looked at yet: look again for the next ones."
