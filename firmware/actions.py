@@ -16,9 +16,9 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from firmware import images
 from firmware.forms import UploadForm
 from firmware.services import HashingReader, find_by_md5, head_of, md5_of
+from portal import firmware_images as images
 from portal import outcomes, results
 from portal.iot import FIRMWARE_TOO_LARGE, MAX_FIRMWARE_BYTES, IoTClient, IoTError, client_for
 from portal.outcomes import Actor, Done, Outcome, perform

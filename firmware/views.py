@@ -19,11 +19,12 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from firmware import actions, images
+from firmware import actions
 from firmware.actions import refuse_oversized_body, run_upload
 from firmware.forms import MetadataForm, UploadForm
 from firmware.services import find_by_id, md5_of, ota_progress
 from portal import confirm, outcomes, results
+from portal import firmware_images as images
 from portal.decorators import requires
 from portal.iot import (
     FIRMWARE_TOO_LARGE,

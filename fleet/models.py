@@ -155,3 +155,91 @@ class Worker(models.Model):
 
     def __str__(self) -> str:
         return f"worker {self.id} on {self.host} (pid {self.pid})"
+
+
+class Build(models.Model):
+    """A firmware build in the team's library: checked once, stored once, rolled out to many.
+
+    Builds belong to one token's fleet (the devices they go to are that token's); one md5 is
+    one build per fleet. The file itself lives in BuildFile, in the database (at most 4 MB,
+    the upstream's limit), so every instance and worker reads the same bytes and a list of
+    builds never loads them.
+    """
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="builds")
+    name = models.CharField(max_length=255)
+    version = models.CharField(max_length=50, blank=True)
+    notes = models.TextField(max_length=1000, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    md5 = models.CharField(max_length=32)
+    size = models.PositiveIntegerField()
+    # What the image checks found (portal/firmware_images.py), once, at upload.
+    kind = models.CharField(max_length=20, blank=True)  # esp8266, esp32, gzip, other
+    summary = models.CharField(max_length=200, blank=True)
+    chip = models.CharField(max_length=40, blank=True)
+    app = models.JSONField(default=dict, blank=True)  # the esp_app_desc_t, when there is one
+    warnings = models.JSONField(default=list, blank=True)  # confirmed by the uploader
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    uploaded_by_name = models.CharField(max_length=150, blank=True)
+    uploaded_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # When someone last looked for it on the fleet's devices (BuildPlace holds what was found).
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint("token", "md5", name="fleet_build_md5_unique_per_fleet")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+    def in_use(self) -> bool:
+        """Whether an active rollout uses this build (then it cannot be deleted).
+
+        Rollouts do not exist yet (issue 13's second part): nothing uses a build, so this is
+        False. The rollout model will answer here, e.g. with
+        `self.rollouts.filter(state__in=ACTIVE).exists()`.
+        """
+        return False
+
+
+class BuildFile(models.Model):
+    """The bytes of one library build (Django's BinaryField: bytea on PostgreSQL)."""
+
+    build = models.OneToOneField(
+        Build, on_delete=models.CASCADE, primary_key=True, related_name="file"
+    )
+    content = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"file of {self.build}"
+
+
+class BuildPlace(models.Model):
+    """Where a build was found on one device, the last time the portal looked (fleet/library.py).
+
+    Each flag is None when that look could not tell (the read failed, or the device's detail
+    did not say), never a guess.
+    """
+
+    build = models.ForeignKey(Build, on_delete=models.CASCADE, related_name="places")
+    device_uid = models.CharField(max_length=100)
+    device_name = models.CharField(max_length=100, blank=True)
+    uploaded = models.BooleanField(null=True)  # in the device's firmware list upstream
+    firmware_id = models.CharField(max_length=20, blank=True)  # its id there
+    running = models.BooleanField(null=True)  # the detail's current firmware md5
+    target = models.BooleanField(null=True)  # the detail's target firmware md5
+    problem = models.CharField(max_length=500, blank=True)  # why a read failed
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["device_name", "device_uid"]
+        constraints = [
+            models.UniqueConstraint("build", "device_uid", name="fleet_build_place_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.build} on {self.device_uid}"

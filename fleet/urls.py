@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from fleet import jobs_views
+from fleet import jobs_views, library_views
 
 app_name = "fleet"
 
@@ -15,4 +15,11 @@ urlpatterns: list = [
     path("jobs/<int:pk>/csv", jobs_views.job_csv, name="job_csv"),
     path("jobs/<int:pk>/cancel/", jobs_views.job_cancel, name="job_cancel"),
     path("jobs/<int:pk>/retry/", jobs_views.job_retry, name="job_retry"),
+    # The firmware library
+    path("library/", library_views.index, name="library"),
+    path("library/check/", library_views.check, name="library_check"),
+    path("library/upload/", library_views.upload, name="library_upload"),
+    path("library/<int:pk>/", library_views.build, name="library_build"),
+    path("library/<int:pk>/find/", library_views.find, name="library_find"),
+    path("library/<int:pk>/delete/", library_views.delete, name="library_delete"),
 ]

@@ -32,6 +32,11 @@ ACTION_WORDS: dict[str, str] = {
     "fleet.job_retry": "Retried a bulk job",
     "tag.add": "Added tag to device",
     "tag.remove": "Removed tag from device",
+    # The firmware library (fleet/library.py): the portal's own copies of builds
+    "library.upload": "Added a build to the firmware library",
+    "library.delete": "Deleted a build from the firmware library",
+    "library.check": "Checked a file for the firmware library",  # recorded when refused
+    "library.find": "Looked for a library build on the devices",  # recorded when refused
     # Firmware (firmware/)
     "firmware.check": "Checked firmware file",
     "firmware.upload": "Uploaded firmware",

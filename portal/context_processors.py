@@ -20,6 +20,7 @@ class MenuLink:
 MENU: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     ("Devices", "devices:list", "view_devices", ("app:devices",)),
     ("Jobs", "fleet:jobs", "view_devices", ("prefix:job", "bulk")),
+    ("Firmware library", "fleet:library", "view_devices", ("prefix:library",)),
     ("Tokens", "team:tokens", "manage_tokens", ("prefix:token",)),
     ("Users", "team:users", "manage_users", ("prefix:user",)),
     ("Audit log", "team:audit", "view_audit", ("audit",)),

@@ -33,6 +33,10 @@ PERMISSIONS: dict[str, tuple[str, Role]] = {
     "wifi_reset": ("resetting a device's Wi-Fi", Role.MAINTAINER),
     "manage_buttons": ("creating and deleting command buttons", Role.MAINTAINER),
     "manage_firmware": ("uploading, editing and deleting firmware", Role.MAINTAINER),
+    "manage_library": (
+        "adding builds to and deleting them from the firmware library",
+        Role.MAINTAINER,
+    ),
     "set_target": ("setting a device's target firmware", Role.MAINTAINER),
     "trigger_ota": ("triggering an OTA update", Role.MAINTAINER),
     "manage_users": ("managing users", Role.ADMIN),

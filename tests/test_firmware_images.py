@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmware import images
+from portal import firmware_images as images
 from tests import firmware_samples as samples
 
 ESP8266_DEVICE = {

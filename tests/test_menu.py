@@ -21,7 +21,12 @@ def _menu(client, url: str) -> list[tuple[str, bool, str]]:
 
 def test_a_viewer_sees_only_the_links_a_viewer_may_follow(as_viewer):
     links = _menu(as_viewer, reverse("devices:list"))
-    assert [label for _, _, label in links] == ["Devices", "Jobs", "My activity"]
+    assert [label for _, _, label in links] == [
+        "Devices",
+        "Jobs",
+        "Firmware library",
+        "My activity",
+    ]
 
 
 def test_an_admin_sees_every_link_with_its_address(as_admin):
@@ -29,6 +34,7 @@ def test_an_admin_sees_every_link_with_its_address(as_admin):
     assert [(href, label) for href, _, label in links] == [
         (reverse("devices:list"), "Devices"),
         (reverse("fleet:jobs"), "Jobs"),
+        (reverse("fleet:library"), "Firmware library"),
         (reverse("team:tokens"), "Tokens"),
         (reverse("team:users"), "Users"),
         (reverse("team:audit"), "Audit log"),
@@ -41,6 +47,7 @@ def test_the_current_page_and_only_it_is_marked(as_admin):
         (reverse("devices:list"), "Devices"),
         (reverse("fleet:jobs"), "Jobs"),
         (reverse("fleet:bulk"), "Jobs"),
+        (reverse("fleet:library"), "Firmware library"),
         (reverse("team:tokens"), "Tokens"),
         (reverse("team:users"), "Users"),
         (reverse("team:audit"), "Audit log"),
@@ -72,10 +79,12 @@ def test_links_follow_the_sites_path_prefix(rf, viewer):
     assert portal_links == [
         "/portal/devices/",
         "/portal/fleet/jobs/",
+        "/portal/fleet/library/",
         "/portal/account/activity/",
     ]
     assert [link.href for link in menu(request)] == [
         "/devices/",
         "/fleet/jobs/",
+        "/fleet/library/",
         "/account/activity/",
     ]

@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from emulator.pytest_plugin import TOKEN_A, TOKEN_B
-from fleet.models import JobItem
+from fleet.models import Build, JobItem
 from portal import services
 from portal.decorators import NO_ROLE
 from portal.models import AuditEvent
@@ -36,8 +36,9 @@ class Route:
     """One row: a URL name, its kwargs, a method, the data posted, the permission it needs.
 
     Strings starting with "@" in kwargs or data are filled in by the test: "@uid" (a device of
-    the team token), "@job" (a job of the team token), "@token" (the team token's id),
-    "@spare" (a token nobody uses), "@viewer" and the other role names (that user's id).
+    the team token), "@job" (a job of the team token), "@build" (a library build of the team
+    token's fleet), "@token" (the team token's id), "@spare" (a token nobody uses), "@viewer"
+    and the other role names (that user's id).
     """
 
     name: str
@@ -163,6 +164,23 @@ ROUTES: list[Route] = [
     Route("fleet:job_csv", {"pk": "@job"}, permission="view_devices"),
     Route("fleet:job_cancel", {"pk": "@job"}, "POST", {"confirmed": "yes"}, "reboot_device"),
     Route("fleet:job_retry", {"pk": "@job"}, "POST", {"confirmed": "yes"}, "reboot_device"),
+    # The firmware library (fleet/urls.py)
+    Route("fleet:library", permission="view_devices"),
+    Route(
+        "fleet:library_check",
+        method="POST",
+        data={"head": lambda: SimpleUploadedFile("h.bin", b"\xe9"), "size": "1000"},
+        permission="manage_library",
+    ),
+    Route(
+        "fleet:library_upload",
+        method="POST",
+        data={"name": "x", "file": lambda: SimpleUploadedFile("a.bin", samples.esp8266_image(900))},
+        permission="manage_library",
+    ),
+    Route("fleet:library_build", {"pk": "@build"}, permission="view_devices"),
+    Route("fleet:library_find", {"pk": "@build"}, "POST", permission="manage_library"),
+    Route("fleet:library_delete", {"pk": "@build"}, "POST", {"confirmed": "yes"}, "manage_library"),
     # The token vault
     Route("team:tokens", permission="manage_tokens"),
     Route("team:token_add", permission="manage_tokens"),
@@ -266,7 +284,9 @@ def fill_fixture(users, token_a, emulator, settings):
     settings.PORTAL_ALLOW_SELF_TOKEN = True
     spare = services.save_token("Spare", TOKEN_B)
     job = make_job(token_a, None, [JobItem.State.WAITING, JobItem.State.FAILED])
+    build = Build.objects.create(token=token_a, name="Matrix", md5="9" * 32, size=1)
     values = {
+        "@build": build.pk,
         "@uid": emulator.device_uid(TOKEN_A, "Greenhouse Sensor"),
         "@job": job.pk,
         "@token": token_a.pk,

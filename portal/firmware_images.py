@@ -1,5 +1,8 @@
 """What a firmware file is, read from its first bytes: pure functions, no I/O.
 
+In the core because two apps check files with them: the firmware panel (firmware/) and the
+fleet's firmware library (fleet/library.py), which checks a build once, without a device.
+
 The checks run before an upload (in the browser, which posts the file's first bytes to the
 check view, and again on the server when the whole file arrives). They never refuse a file
 the upstream would take: they warn, and the user may confirm and go on. Only an empty file
