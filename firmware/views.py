@@ -34,6 +34,7 @@ from portal.iot import (
     NotFound,
     check_uid,
     client_for,
+    known,
     level_of,
     parallel,
 )
@@ -64,8 +65,10 @@ def panel_context(
     """What the panel shows: the firmware list, the device (for badges, chip and OTA).
 
     The two reads overlap: the list is started on the read pool while this thread reads the
-    device (a cached read, so it stays here). The device's page passes both in: the list read
-    it started beside its own, and the device it has just read (`known_device`).
+    device (a cached read, so it stays here), when the uid is known to be the token's
+    (portal/iot/known.py); for any other uid the list is read once the device has answered.
+    The device's page passes both in: the list read it started beside its own, and the device
+    it has just read (`known_device`).
     """
     context: dict[str, Any] = {
         "uid": uid,
@@ -78,14 +81,19 @@ def panel_context(
     context.setdefault("form", UploadForm())
     try:
         client = client_for(request.user)
-        if listing is None:
-            listing = parallel.start(client.list_firmwares, check_uid(uid))
+        if listing is None and known.has(client.cache_id, check_uid(uid)):
+            listing = parallel.start(client.list_firmwares, uid)
         try:
             found = known_device if known_device is not None else client.get_device(uid)
-        except IoTError:
-            listing.cancel()
+        except IoTError as error:
+            if listing is not None:
+                listing.cancel()
+            if isinstance(error, NotFound):
+                known.gone(client.cache_id, uid)
             raise
-        context["firmwares"] = listing.result()
+        known.seen(client.cache_id, uid)
+        # A uid not known before has its list read only now that the device is there.
+        context["firmwares"] = listing.result() if listing else client.list_firmwares(uid)
         context["device"] = found
     except (NotFound, InvalidIdentifier):
         # A uid the token does not have: the portal's "no such device", and nothing to act on.

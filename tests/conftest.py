@@ -14,6 +14,7 @@ from django.test.client import MULTIPART_CONTENT
 
 from emulator.pytest_plugin import TOKEN_A, TOKEN_B, emulator, emulator_server  # noqa: F401
 from portal import services
+from portal.iot import known
 from portal.roles import Role
 from tests.hostile.summary import pytest_terminal_summary  # noqa: F401 (the hostile suite's line)
 
@@ -58,8 +59,10 @@ def _portal_settings(settings, emulator_server):  # noqa: F811
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     cache.clear()
+    known.clear()
     yield
     cache.clear()
+    known.clear()
 
 
 @pytest.fixture

@@ -8,13 +8,16 @@ import pytest
 from django.urls import reverse
 
 from emulator.pytest_plugin import TOKEN_A
+from portal.iot import known
 from tests.devices_helpers import HTMX, uid_of, upstream_calls
 
 LATENCY_MS = 400
 
 
 def _page(client, emulator, name: str = "Kitchen Relay") -> tuple[str, str]:
+    """The device's page, come to from the device list (so the portal knows the uid)."""
     uid = uid_of(emulator, name)
+    assert client.get(reverse("devices:list")).status_code == 200
     emulator.clear_log()
     response = client.get(reverse("devices:detail", args=[uid]))
     assert response.status_code == 200
@@ -104,6 +107,7 @@ def test_the_live_refresh_reads_only_the_detail(as_viewer, emulator):
 
 def test_the_firmware_panel_on_its_own_makes_its_two_reads_at_the_same_time(as_viewer, emulator):
     uid = uid_of(emulator, "Kitchen Relay")
+    as_viewer.get(reverse("devices:list"))
     emulator.set_latency(LATENCY_MS)
     emulator.clear_log()
     response = as_viewer.get(reverse("firmware:panel", args=[uid]), headers=HTMX)
@@ -123,11 +127,71 @@ def test_the_firmware_panel_on_its_own_shows_either_reads_failure(as_viewer, emu
 
 
 def test_no_token_in_the_page_or_in_the_reads_log_lines(as_viewer, emulator, caplog):
+    as_viewer.get(reverse("devices:list"))  # the uid known: the panels are read in the pool
     caplog.set_level(logging.DEBUG)
-    _uid, body = _page(as_viewer, emulator)
+    caplog.clear()
+    body = as_viewer.get(reverse("devices:detail", args=[uid_of(emulator, "Kitchen Relay")]))
+    body = body.content.decode()
     assert TOKEN_A not in body
     lines = [record.getMessage() + repr(vars(record)) for record in caplog.records]
     assert lines and not any(TOKEN_A in line for line in lines)
     # The pool's log lines belong to the page's request.
     ids = {getattr(r, "request_id", None) for r in caplog.records if r.name == "portal.iot"}
     assert len(ids) == 1 and None not in ids
+
+
+def test_a_uid_the_token_does_not_have_costs_one_read_and_no_panel_reads(as_viewer, emulator):
+    uid = uid_of(emulator, "Kitchen Relay")
+    as_viewer.get(reverse("devices:list"))  # the portal knows the token's devices
+    other = "dev_" + "0" * 12
+    assert other != uid
+    emulator.clear_log()
+    assert as_viewer.get(reverse("devices:detail", args=[other])).status_code == 404
+    assert [e["path"] for e in upstream_calls(emulator)] == [f"/v1/user/devices/{other}"]
+    # Nor when the portal has not read the list yet.
+    known.clear()
+    emulator.clear_log()
+    assert as_viewer.get(reverse("devices:detail", args=[other])).status_code == 404
+    assert [e["path"] for e in upstream_calls(emulator)] == [f"/v1/user/devices/{other}"]
+
+
+def test_a_device_not_known_yet_has_its_panels_read_after_its_detail_and_drawn(as_viewer, emulator):
+    uid = uid_of(emulator, "Kitchen Relay")
+    emulator.set_latency(100)
+    emulator.clear_log()
+    body = as_viewer.get(reverse("devices:detail", args=[uid])).content.decode()
+    for panel in ("commands-panel", "buttons-panel", "firmware-panel"):
+        assert _inline(body, panel), panel
+    detail, *panel_reads = upstream_calls(emulator, "GET")
+    assert detail["path"] == f"/v1/user/devices/{uid}"
+    assert sorted(e["path"] for e in panel_reads) == [
+        f"/v1/user/devices/{uid}/command-buttons",
+        f"/v1/user/devices/{uid}/firmwares",
+    ]
+    assert all(e["at"] - detail["at"] >= 0.09 for e in panel_reads)  # after its answer
+    # From then on the device is known: its next page reads all three at once.
+    emulator.clear_log()
+    as_viewer.get(reverse("devices:detail", args=[uid]))
+    arrivals = [e["at"] for e in upstream_calls(emulator, "GET")]
+    assert len(arrivals) == 3 and max(arrivals) - min(arrivals) < 0.05
+
+
+def test_a_device_removed_upstream_is_forgotten_after_its_first_404(as_viewer, viewer, emulator):
+    gone = "dev_" + "0" * 12  # listed once, not there any more
+    token_id = viewer.portal_profile.token.pk
+    known.listed(token_id, [gone])
+    assert as_viewer.get(reverse("devices:detail", args=[gone])).status_code == 404
+    assert not known.has(token_id, gone)
+    emulator.clear_log()
+    assert as_viewer.get(reverse("devices:detail", args=[gone])).status_code == 404
+    assert [e["path"] for e in upstream_calls(emulator)] == [f"/v1/user/devices/{gone}"]
+
+
+def test_the_firmware_panel_on_its_own_reads_no_list_for_a_uid_the_token_does_not_have(
+    as_viewer, emulator
+):
+    other = "dev_" + "0" * 12
+    emulator.clear_log()
+    response = as_viewer.get(reverse("firmware:panel", args=[other]), headers=HTMX)
+    assert response.status_code == 404
+    assert [e["path"] for e in upstream_calls(emulator)] == [f"/v1/user/devices/{other}"]

@@ -11,6 +11,8 @@ The package has one concern per module, and this module is its whole public cont
   upstream reads;
 - `summaries`: the compact device list, decoded into typed structs;
 - `parallel`: a bounded pool of threads on which a page starts reads ahead, so they overlap;
+- `known`: the device uids each token is known to have, so reads are started ahead only for
+  those (a uid the token does not have costs one read, not a page's worth);
 - `client`: `IoTClient`, one method per endpoint, and `client_for`.
 
 The token is held only by the transport, in a name-mangled attribute that no repr,

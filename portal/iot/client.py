@@ -94,6 +94,11 @@ class IoTClient:
     def __repr__(self) -> str:
         return f"<IoTClient {self._transport.base_url} cache_id={self._cache.cache_id}>"
 
+    @property
+    def cache_id(self) -> str | int | None:
+        """The token's id (never its value) that its cached reads are kept under."""
+        return self._cache.cache_id
+
     def invalidate(self) -> None:
         """Forget every cached read for this token (after a write)."""
         self._cache.invalidate()

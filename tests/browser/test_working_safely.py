@@ -202,6 +202,28 @@ def test_a_sent_form_and_an_untouched_one_leave_without_asking(
     assert asked == []
 
 
+def _beforeunload_listeners(page) -> int:
+    """How many beforeunload listeners the page's window has (DevTools' own count)."""
+    cdp = page.context.new_cdp_session(page)
+    window = cdp.send("Runtime.evaluate", {"expression": "window"})["result"]["objectId"]
+    listeners = cdp.send("DOMDebugger.getEventListeners", {"objectId": window})["listeners"]
+    cdp.detach()
+    return sum(1 for listener in listeners if listener["type"] == "beforeunload")
+
+
+def test_an_untouched_page_has_no_beforeunload_listener_until_something_is_typed(
+    sign_in, users, emulator, live_server
+):
+    # A beforeunload listener costs every navigation away a round trip to the page first.
+    page = sign_in("operator")
+    open_device(page, live_server, emulator)
+    assert _beforeunload_listeners(page) == 0
+    page.locator("#id_payload").fill(HALF_TYPED)
+    assert _beforeunload_listeners(page) == 1
+    page.locator("#id_payload").fill(HALF_TYPED + "x")
+    assert _beforeunload_listeners(page) == 1  # one listener, however much is typed
+
+
 def test_a_half_typed_rename_asks_before_leaving(sign_in, users, emulator, live_server, width):
     page = sign_in("operator")
     open_device(page, live_server, emulator)
