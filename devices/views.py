@@ -107,7 +107,7 @@ def _table_context(
 
 @login_required
 @require_POST
-@requires("view_devices")
+@requires("view_devices", action="device.select")
 def selection_change(request: HttpRequest) -> HttpResponse:
     """Change the selection: the boxes of this page (`set`), this page, every device matching
     the search (`all`), or none (`clear`). The uids come from the table's own query on the
