@@ -183,8 +183,8 @@ def of_devices(token: ApiToken | None, uids: Iterable[str]) -> dict[str, list[st
 
 def uids_with(token: ApiToken | None, name: str) -> set[str]:
     """The uids of the devices that have the tag (case does not matter)."""
-    if token is None or not name:
-        return set()
+    if token is None or not name or storable.problem(name):
+        return set()  # a NUL would fail the query on PostgreSQL; no tag holds one anyway
     return set(
         DeviceTag.objects.annotate(key=Lower("tag__name"))
         .filter(tag__token=token, key=Lower(Value(name)))

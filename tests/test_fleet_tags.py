@@ -262,3 +262,10 @@ def test_a_team_token_tag_reads_the_same_for_another_user_of_it(client, users, e
     client.force_login(users["viewer"])
     assert ">Shared</a>" in client.get(f"/devices/{uid}/").content.decode()
     assert TOKEN_A  # the team token is the one both use
+
+
+@pytest.mark.parametrize("name", ["nul\x00", "x" * 5000])
+def test_a_tag_filter_no_tag_can_hold_finds_nothing_and_never_fails(as_viewer, name):
+    response = as_viewer.get(LIST, {"tag": name})
+    assert response.status_code == 200
+    assert "No device matches this search." in response.content.decode()
