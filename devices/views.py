@@ -85,7 +85,7 @@ def _table_context(
     context["rows_html"] = rows_html(rows(result.devices, tags=page_tags, selected=chosen))
     if rows_only:
         return context
-    fleet_tags = [name for name, _ in tags.of_fleet(token)] if with_facets or can_tag else []
+    fleet_tags = tags.names(token) if with_facets or can_tag else []
     if with_facets:
         names = list(fleet_tags)
         if query.tag and query.tag.casefold() not in {n.casefold() for n in names}:

@@ -30,7 +30,7 @@ def panel_context(request: HttpRequest, uid: str, device_name: str, **extra: obj
         "uid": uid,
         "device_name": device_name,
         "tags": tags.of_device(token, uid),
-        "fleet_tags": [name for name, _ in tags.of_fleet(token)],
+        "fleet_tags": tags.names(token),
         "max_length": tags.MAX_LENGTH,
         **extra,
     }

@@ -171,13 +171,13 @@ def of_devices(token: ApiToken | None, uids: Iterable[str]) -> dict[str, list[st
     if token is None or not wanted:
         return {}
     found: dict[str, list[str]] = {}
-    rows = (
-        DeviceTag.objects.filter(tag__token=token, device_uid__in=wanted)
-        .order_by(Lower("tag__name"))
-        .values_list("device_uid", "tag__name")
+    rows = DeviceTag.objects.filter(tag__token=token, device_uid__in=wanted).values_list(
+        "device_uid", "tag__name"
     )
-    for uid, name in rows:
+    for uid, name in rows.order_by():  # sorted here: cheaper than Lower() in the query
         found.setdefault(uid, []).append(name)
+    for names in found.values():
+        names.sort(key=str.casefold)
     return found
 
 
@@ -190,6 +190,15 @@ def uids_with(token: ApiToken | None, name: str) -> set[str]:
         .filter(tag__token=token, key=Lower(Value(name)))
         .values_list("device_uid", flat=True)
     )
+
+
+def names(token: ApiToken | None) -> list[str]:
+    """The fleet's tag names, for a filter's choices and a field's suggestions (no counts:
+    the device table draws them on every full page)."""
+    if token is None:
+        return []
+    found = list(Tag.objects.filter(token=token).order_by().values_list("name", flat=True))
+    return sorted(found, key=str.casefold)
 
 
 def of_fleet(token: ApiToken | None) -> list[tuple[str, int]]:
