@@ -167,7 +167,8 @@ def of_device(token: ApiToken | None, uid: str) -> list[str]:
 
 def of_devices(token: ApiToken | None, uids: Iterable[str]) -> dict[str, list[str]]:
     """Each device's tags, by name, for many devices in one query (a table page's)."""
-    wanted = list(uids)
+    # A uid no device can have (a NUL from the address) would fail the query on PostgreSQL.
+    wanted = [uid for uid in uids if not storable.problem(uid)]
     if token is None or not wanted:
         return {}
     found: dict[str, list[str]] = {}

@@ -110,3 +110,23 @@ def test_the_tag_filter_and_the_tags_page(batch):
         )  # fmt: skip
     batch.run(cases)
     batch.assert_clean()
+
+
+def test_hostile_device_ids_in_the_tag_urls(batch, emulator_server):
+    from tests.hostile.test_path_segments import _segments
+
+    cases = []
+    for n, (label, raw) in enumerate(_segments(emulator_server)):
+        base = f"/fleet/devices/{raw}/tags/"
+        cases.append(Case("tags path uid", label, "GET", base, htmx=n % 2 == 1, read_only=True))
+        for url in ("add/", "remove/"):
+            role = "viewer" if n % 5 == 2 else "operator"
+            cases.append(
+                Case("tags path uid", label, "POST", base + url, role=role,
+                     form={"tag": "hostile", "device_name": raw}, htmx=n % 2 == 0,
+                     refused=role == "viewer")
+            )  # fmt: skip
+    problems = _run_counting(batch, cases[1::3] + cases[2::3])
+    batch.run(cases[::3])
+    batch.assert_clean()
+    assert problems == [], problems[:10]
