@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import Count, Value
 from django.db.models.functions import Lower
 from django.http import HttpRequest
@@ -25,6 +25,7 @@ from fleet.models import DeviceTag, Tag
 from portal import storable
 from portal.models import ApiToken
 from portal.outcomes import SUCCESS, WARNING, Actor, Done, Outcome, Refused, perform
+from portal.precompiled import Precompiled
 
 MAX_LENGTH = 40
 ADD, REMOVE = "tag.add", "tag.remove"
@@ -165,20 +166,44 @@ def of_device(token: ApiToken | None, uid: str) -> list[str]:
     return of_devices(token, [uid]).get(uid, [])
 
 
+class _Slotted(Precompiled):
+    """A precompiled query on a token id and up to SLOTS uids (portal/precompiled.py): the
+    device table runs it on every page, and compiling it cost more than running it."""
+
+    def rows_for(self, token_id: int, uids: list[str]) -> list[tuple[Any, ...]]:
+        compiled = self._compiled(DEFAULT_DB_ALIAS)
+        values: dict[Any, Any] = {self.placeholder: token_id}
+        values.update(zip(_UID_MARKS, [*uids, *[""] * (SLOTS - len(uids))], strict=True))
+        params = tuple(values.get(p, p) if isinstance(p, str | int) else p for p in compiled.params)
+        with compiled.connection.cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            return list(cursor.fetchall())
+
+
+SLOTS = 50  # uids per query; "" pads the rest (no device has an empty uid)
+_UID_MARKS = tuple(f"\x01uid-slot-{n}" for n in range(SLOTS))
+_PAGE_TAGS = _Slotted(
+    lambda token_id: DeviceTag.objects.filter(
+        tag__token_id=token_id, device_uid__in=_UID_MARKS
+    ).values_list("device_uid", "tag__name")
+)
+_NAMES = Precompiled(
+    lambda token_id: Tag.objects.filter(token_id=token_id).order_by().values_list("name")
+)
+
+
 def of_devices(token: ApiToken | None, uids: Iterable[str]) -> dict[str, list[str]]:
-    """Each device's tags, by name, for many devices in one query (a table page's)."""
+    """Each device's tags, by name, for many devices in one query (a table page's 50)."""
     # A uid no device can have (a NUL from the address) would fail the query on PostgreSQL.
-    wanted = [uid for uid in uids if not storable.problem(uid)]
+    wanted = list(dict.fromkeys(uid for uid in uids if uid and not storable.problem(uid)))
     if token is None or not wanted:
         return {}
     found: dict[str, list[str]] = {}
-    rows = DeviceTag.objects.filter(tag__token=token, device_uid__in=wanted).values_list(
-        "device_uid", "tag__name"
-    )
-    for uid, name in rows.order_by():  # sorted here: cheaper than Lower() in the query
-        found.setdefault(uid, []).append(name)
+    for start in range(0, len(wanted), SLOTS):
+        for uid, name in _PAGE_TAGS.rows_for(token.pk, wanted[start : start + SLOTS]):
+            found.setdefault(uid, []).append(name)
     for names in found.values():
-        names.sort(key=str.casefold)
+        names.sort(key=str.casefold)  # here: cheaper than Lower() in the query
     return found
 
 
@@ -198,8 +223,7 @@ def names(token: ApiToken | None) -> list[str]:
     the device table draws them on every full page)."""
     if token is None:
         return []
-    found = list(Tag.objects.filter(token=token).order_by().values_list("name", flat=True))
-    return sorted(found, key=str.casefold)
+    return sorted((name for (name,) in _NAMES.rows(token.pk)), key=str.casefold)
 
 
 def of_fleet(token: ApiToken | None) -> list[tuple[str, int]]:

@@ -66,6 +66,14 @@ def test_the_selections_tag_forms(batch, uid):
         Case("select", "one device", "POST", "/devices/-/selection/?q=Greenhouse",
              role="operator", form={"op": "all"})
     )  # fmt: skip
+    # The table shows the tag on this backend too (its query is precompiled per database).
+    batch.run_one(
+        Case("selection tag add", "plain", "POST", "/fleet/selection/tags/add/",
+             role="operator", form={"tag": "Shown here"}, keep_state=True)
+    )  # fmt: skip
+    table = batch.run_one(
+        Case("list", "tagged", "GET", "/devices/?q=Greenhouse", role="operator", read_only=True)
+    )
     cases = []
     for n, (label, value) in enumerate(texts(huge=True)):
         url = "add" if n % 2 == 0 else "remove"
@@ -77,6 +85,7 @@ def test_the_selections_tag_forms(batch, uid):
     problems = _run_counting(batch, cases)
     batch.assert_clean()
     assert problems == [], problems[:10]
+    assert b'<a class="tag" href="?tag=Shown%20here">Shown here</a>' in table.body
 
 
 def test_the_selection_endpoint(batch, uid):
