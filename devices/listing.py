@@ -69,6 +69,7 @@ class DeviceQuery:
     online: str = ""  # "", "yes" or "no"
     platform: str = ""
     board: str = ""
+    tag: str = ""  # a tag of the portal's own (fleet/tags.py), any case
     sort: str = "name"
     descending: bool = False
     page: int = 1
@@ -89,6 +90,7 @@ class DeviceQuery:
             online=online if online in ("yes", "no") else "",
             platform=params.get("platform", "")[:50],
             board=params.get("board", "")[:50],
+            tag=" ".join(params.get("tag", "")[:100].split()),
             sort=sort if sort in SORTABLE else "name",
             descending=descending,
             page=page,
@@ -98,7 +100,11 @@ class DeviceQuery:
     def sort_param(self) -> str:
         return f"-{self.sort}" if self.descending else self.sort
 
-    def matches(self, device: DeviceSummary, rule: Rule) -> bool:
+    def matches(
+        self, device: DeviceSummary, rule: Rule, tagged: frozenset[str] = frozenset()
+    ) -> bool:
+        if self.tag and device.uid not in tagged:
+            return False
         if self.q:
             needle = self.q.casefold()
             if needle not in f"{device.name or ''} {device.uid}".casefold():
@@ -139,7 +145,7 @@ class DeviceQuery:
 
     @property
     def is_filtered(self) -> bool:
-        return bool(self.q or self.status or self.online or self.platform or self.board)
+        return bool(self.q or self.status or self.online or self.platform or self.board or self.tag)
 
 
 def querystring(params: QueryDict, **changes: object) -> str:
@@ -205,18 +211,35 @@ def _choices(found: dict[object, object]) -> list[tuple[str, str]]:
     return sorted(((str(k), str(name)) for k, name in found.items()), key=lambda kv: kv[1])
 
 
-def select(
-    devices: list[DeviceSummary], query: DeviceQuery, page_size: int, *, with_facets: bool = True
-) -> DevicePage:
-    """Apply a query to the fleet and cut out one page of it.
+def matching(
+    devices: list[DeviceSummary], query: DeviceQuery, tagged: frozenset[str] = frozenset()
+) -> list[DeviceSummary]:
+    """The devices the query matches, in the table's order (every page of it).
 
-    `with_facets=False` skips the filter choices: a table refresh does not redraw the form.
+    `tagged`: the uids that have the query's tag (fleet/tags.py), when it names one.
     An unfiltered list is not looked at device by device: only the sort key is computed,
     once per device.
     """
     rule = Rule()
-    matched = [d for d in devices if query.matches(d, rule)] if query.is_filtered else devices
-    ordered = sorted(matched, key=sort_key(query.sort, rule), reverse=query.descending)
+    matched = (
+        [d for d in devices if query.matches(d, rule, tagged)] if query.is_filtered else devices
+    )
+    return sorted(matched, key=sort_key(query.sort, rule), reverse=query.descending)
+
+
+def select(
+    devices: list[DeviceSummary],
+    query: DeviceQuery,
+    page_size: int,
+    *,
+    with_facets: bool = True,
+    tagged: frozenset[str] = frozenset(),
+) -> DevicePage:
+    """Apply a query to the fleet and cut out one page of it.
+
+    `with_facets=False` skips the filter choices: a table refresh does not redraw the form.
+    """
+    ordered = matching(devices, query, tagged)
     pages = max(1, -(-len(ordered) // page_size))
     page = min(query.page, pages)
     start = (page - 1) * page_size
@@ -248,6 +271,8 @@ class Row:
     platform: str
     board: str
     variant: str
+    tags: list[str] = field(default_factory=list)
+    selected: bool | None = None  # None: the user has no bulk action, so no checkbox
 
 
 def ago(moment: datetime, now: datetime) -> str:
@@ -262,8 +287,16 @@ def ago(moment: datetime, now: datetime) -> str:
     return "just now"
 
 
-def rows(devices: list[DeviceSummary], now: datetime | None = None) -> list[Row]:
+def rows(
+    devices: list[DeviceSummary],
+    now: datetime | None = None,
+    *,
+    tags: dict[str, list[str]] | None = None,
+    selected: set[str] | None = None,
+) -> list[Row]:
+    """The rows of one page; `tags` per uid, `selected` the selection (None: no checkboxes)."""
     now = now or timezone.now()
+    tags = tags or {}
     rule = Rule(now)
     zone = timezone.get_current_timezone()
     # reverse() costs tens of microseconds a call: once for the page, not once a row. A uid
@@ -289,6 +322,8 @@ def rows(devices: list[DeviceSummary], now: datetime | None = None) -> list[Row]
                 platform=text(d.platform),
                 board=text(d.board),
                 variant=text(d.board_variant),
+                tags=tags.get(uid, []),
+                selected=None if selected is None else uid in selected,
             )
         )
     return out

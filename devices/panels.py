@@ -1,4 +1,4 @@
-"""A device page's panels (commands, command buttons, firmware), drawn with the page itself.
+"""A device page's panels (tags, commands, command buttons, firmware), drawn with the page itself.
 
 Loaded one after the other (the page, then the browser's start-up, then each panel's own
 request and reads) a device's page took about six upstream round trips to show everything.
@@ -30,12 +30,13 @@ from django.utils.safestring import SafeString
 
 from devices import actions, buttons
 from firmware import views as firmware_views
+from fleet import tag_views
 from portal import display, storable
 from portal.iot import IoTClient, parallel
 
 logger = logging.getLogger("portal.devices")
 
-PANELS = ("commands", "buttons", "firmware")
+PANELS = ("tags", "commands", "buttons", "firmware")
 
 
 def start(client: IoTClient, uid: str) -> dict[str, parallel.Pending[Any]]:
@@ -61,6 +62,10 @@ def draw(
     deadline = time.monotonic() + settings.PORTAL_PANEL_WAIT_SECONDS
     name = _name(device, uid)
     drawers: dict[str, Callable[[], SafeString]] = {
+        # The portal's own records, no upstream read: always drawn with the page.
+        "tags": lambda: render_to_string(
+            "fleet/device_tags.html#panel", tag_views.panel_context(request, uid, name), request
+        ),
         "commands": lambda: render_to_string(
             "devices/commands.html#panel",
             actions.panel_context(request, uid, name, no_target=not device.get("target_firmware")),

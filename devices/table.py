@@ -9,6 +9,7 @@ html.escape (quotes included), so nothing the upstream sends can break out of it
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
 from django.utils.safestring import SafeString, mark_safe
 
@@ -44,9 +45,24 @@ def row_html(r: Row) -> str:
     board = escape(r.board) if r.board else DASH
     if r.variant:
         board += f' <span class="muted">({escape(r.variant)})</span>'
+    tags = DASH
+    if r.tags:
+        tags = " ".join(
+            f'<a class="tag" href="?tag={escape(quote(t))}">{escape(t)}</a>' for t in r.tags
+        )
+    pick = ""
+    if r.selected is not None:
+        # A real label (hidden text) for each box: "Select Kitchen Relay".
+        pick = _cell(
+            "Select",
+            f'<label class="pick"><input type="checkbox" class="pick-box" name="uid" '
+            f'value="{uid}" id="pick-{uid}"{" checked" if r.selected else ""}>'
+            f'<span class="visually-hidden">Select {name_text(r)}</span></label>',
+        )
     return "".join(
         (
             "<tr>",
+            pick,
             _cell("Name", name),
             _cell("UID", f'<code title="{uid}">{uid}</code>'),
             _cell("Status", status),
@@ -54,9 +70,14 @@ def row_html(r: Row) -> str:
             _cell("Last seen", seen),
             _cell("Platform", escape(r.platform) if r.platform else DASH),
             _cell("Board", board),
+            _cell("Tags", tags),
             "</tr>",
         )
     )
+
+
+def name_text(r: Row) -> str:
+    return escape(r.name or r.uid)
 
 
 def rows_html(rows: list[Row]) -> SafeString:

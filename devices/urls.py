@@ -5,6 +5,8 @@ from devices import actions, buttons, views
 app_name = "devices"
 urlpatterns = [
     path("", views.device_list, name="list"),
+    # "-" cannot begin a uid (UID_PATTERN): no device's page is hidden by this one.
+    path("-/selection/", views.selection_change, name="selection"),
     path("<str:uid>/", views.device_detail, name="detail"),
     path("<str:uid>/field/<str:field>/", views.field_value, name="field"),
     path("<str:uid>/edit/<str:field>/", views.field_edit, name="edit"),

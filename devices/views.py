@@ -8,14 +8,18 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from devices import panels
 from devices.forms import MAX_LENGTH
-from devices.listing import DeviceQuery, rows, select
+from devices.listing import DeviceQuery, matching, querystring, rows, select
 from devices.table import rows_html
+from fleet import selection, tags
+from fleet.jobs import PERMISSION
+from fleet.models import Job
 from portal import storable
 from portal.decorators import requires
 from portal.iot import InvalidIdentifier, IoTError, NotFound, check_uid, client_for, known
@@ -26,34 +30,129 @@ from portal.results import device_label
 EDITABLE = {"name": "Name", "description": "Description"}
 
 
+# The bulk actions the selection bar offers (fleet:bulk), each to the roles of the same
+# action on one device. Tags have their own forms in the bar.
+BULK = [
+    action for action in Job.Action if action not in (Job.Action.TAG_ADD, Job.Action.TAG_REMOVE)
+]
+
+
+def _bulk_actions(user) -> list[tuple[str, str]]:
+    return [(a.value, a.label) for a in BULK if user.has_perm(f"portal.{PERMISSION[a]}")]
+
+
 @login_required
 @require_GET
 @requires("view_devices")
 def device_list(request: HttpRequest) -> HttpResponse:
-    query = DeviceQuery.from_params(request.GET)
     target = request.htmx.target if request.htmx else None
-    context: dict[str, object] = {"query": query, "columns": query.columns(request.GET)}
-    try:
-        client = client_for(request.user)
-        devices = client.list_devices()
-    except IoTError as error:
-        if target == "device-rows":
+    if target == "device-rows":
+        context = _table_context(request, request.GET, rows_only=True)
+        if "error" in context:
             return HttpResponse(status=204)  # a failed refresh keeps the rows it has
-        context["error"] = error
     else:
-        # A device's page reads its panels beside its detail for the uids listed here.
-        known.listed(client.cache_id, [device.uid for device in devices])
-        # The form is drawn only on a full page, so only a full page needs its choices.
-        result = select(devices, query, settings.PORTAL_PAGE_SIZE, with_facets=not target)
-        context.update(
-            result=result,
-            pager=result.pager(request.GET),
-            rows_html=rows_html(rows(result.devices)),
-        )
+        context = _table_context(request, request.GET, with_facets=not target)
     template = "devices/list.html"
     if target in ("device-table", "device-rows"):
         template += "#table" if target == "device-table" else "#rows"
     return render(request, template, context)
+
+
+def _table_context(
+    request: HttpRequest, params: QueryDict, *, with_facets: bool = False, rows_only: bool = False
+) -> dict[str, object]:
+    """The table for `params`: its page, the rows' tags (one query) and the selection.
+
+    The form is drawn only on a full page, so only a full page needs its choices."""
+    query = DeviceQuery.from_params(params)
+    token = tags.token_of(request.user)
+    token_id = token.pk if token else None
+    bulk = _bulk_actions(request.user)
+    can_tag = request.user.has_perm("portal.manage_tags")
+    can_select = bool(bulk) or can_tag
+    context: dict[str, object] = {"query": query, "columns": query.columns(params)}
+    try:
+        client = client_for(request.user)
+        devices = client.list_devices()
+    except IoTError as error:
+        context["error"] = error
+        return context
+    # A device's page reads its panels beside its detail for the uids listed here.
+    known.listed(client.cache_id, [device.uid for device in devices])
+    tagged = frozenset(tags.uids_with(token, query.tag)) if query.tag else frozenset()
+    result = select(
+        devices, query, settings.PORTAL_PAGE_SIZE, with_facets=with_facets, tagged=tagged
+    )
+    chosen = set(selection.get(request, token_id)) if can_select else None
+    page_tags = tags.of_devices(token, [d.uid for d in result.devices])
+    context["rows_html"] = rows_html(rows(result.devices, tags=page_tags, selected=chosen))
+    if rows_only:
+        return context
+    fleet_tags = tags.names(token) if with_facets or can_tag else []
+    if with_facets:
+        names = list(fleet_tags)
+        if query.tag and query.tag.casefold() not in {n.casefold() for n in names}:
+            names.append(query.tag)  # a tag no device has now still shows as chosen
+        result.facets["tag"] = [(n, n) for n in names]
+    context.update(
+        result=result,
+        pager=result.pager(params),
+        can_select=can_select,
+        selected=len(chosen or ()),
+        selected_here=sum(1 for d in result.devices if chosen and d.uid in chosen),
+        bulk=bulk,
+        can_tag=can_tag,
+        here=querystring(params),
+        fleet_tags=fleet_tags,
+    )
+    return context
+
+
+@login_required
+@require_POST
+@requires("view_devices", action="device.select")
+def selection_change(request: HttpRequest) -> HttpResponse:
+    """Change the selection: the boxes of this page (`set`), this page, every device matching
+    the search (`all`), or none (`clear`). The uids come from the table's own query on the
+    server (the address's query string), never from the page: a uid the fleet does not have
+    cannot be selected. Answers the table again (htmx) or goes back to it."""
+    token = tags.token_of(request.user)
+    token_id = token.pk if token else None
+    op = request.POST.get("op", "set")
+    if op == "clear":
+        selection.clear(request, token_id)
+    else:
+        query = DeviceQuery.from_params(request.GET)
+        try:
+            devices = client_for(request.user).list_devices()
+        except IoTError as error:
+            messages.error(request, f"The selection was not changed: {error.message}")
+            return _table_or_back(request)
+        tagged = frozenset(tags.uids_with(token, query.tag)) if query.tag else frozenset()
+        if op == "all":
+            selection.add(request, token_id, [d.uid for d in matching(devices, query, tagged)])
+        else:
+            page = select(
+                devices, query, settings.PORTAL_PAGE_SIZE, with_facets=False, tagged=tagged
+            )
+            shown = [d.uid for d in page.devices]
+            if op == "page":
+                selection.add(request, token_id, shown)
+            elif op == "page_none":
+                selection.remove(request, token_id, shown)
+            else:
+                checked = set(request.POST.getlist("uid"))
+                selection.remove(request, token_id, [u for u in shown if u not in checked])
+                selection.add(request, token_id, [u for u in shown if u in checked])
+    return _table_or_back(request)
+
+
+def _table_or_back(request: HttpRequest) -> HttpResponse:
+    if request.htmx:
+        context = _table_context(request, request.GET)
+        return render(request, "devices/list.html#table", context)
+    back = querystring(request.GET)
+    return redirect(reverse("devices:list") + (back if back != "?" else ""))
 
 
 def _device(request: HttpRequest, uid: str) -> dict[str, Any]:

@@ -26,6 +26,8 @@ ACTION_WORDS: dict[str, str] = {
     "button.create": "Created command button",
     "button.send": "Sent command button",
     "button.delete": "Deleted command button",
+    # Recorded only when refused: changing one's own selection is no write.
+    "device.select": "Changed the device selection",
     # Fleet work (fleet/): a job's own rows; its devices' writes use the codes above
     "fleet.job_create": "Started a bulk job",
     "fleet.job_cancel": "Cancelled a bulk job",

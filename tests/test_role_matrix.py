@@ -105,6 +105,14 @@ ROUTES: list[Route] = [
         {"confirmed": "yes"},
         "manage_buttons",
     ),
+    # The selection (devices/urls.py) and tags (fleet/urls.py)
+    Route("devices:selection", method="POST", data={"op": "page"}, permission="view_devices"),
+    Route("fleet:tags", permission="view_devices"),
+    Route("fleet:device_tags", {"uid": "@uid"}, permission="view_devices"),
+    Route("fleet:tag_add", {"uid": "@uid"}, "POST", {"tag": "Matrix"}, "manage_tags"),
+    Route("fleet:tag_remove", {"uid": "@uid"}, "POST", {"tag": "Matrix"}, "manage_tags"),
+    Route("fleet:selection_tag_add", method="POST", data={"tag": "M"}, permission="manage_tags"),
+    Route("fleet:selection_tag_remove", method="POST", data={"tag": "M"}, permission="manage_tags"),
     # Firmware (firmware/urls.py)
     Route("firmware:panel", {"uid": "@uid"}, permission="view_devices"),
     Route("firmware:follow", {"uid": "@uid"}, permission="view_devices"),

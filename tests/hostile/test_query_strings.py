@@ -14,7 +14,7 @@ from tests.hostile.harness import Case, query
 
 pytestmark = pytest.mark.multi
 
-LIST_PARAMS = ["q", "status", "online", "platform", "board", "sort", "page"]
+LIST_PARAMS = ["q", "status", "online", "platform", "board", "tag", "sort", "page"]
 SORT_WORDS = ["-name", "--name", "-", "name,uid", "__class__", "-online", "online-", "NAME", "sort"]
 TARGETS = ["device-table", "device-rows", "device-live", "<script>", "x" * 1000]
 DATES = ["2026-13-45", "0000-01-01", "9999-12-31", "2026-02-30", "1e999", "-1", "today"]
