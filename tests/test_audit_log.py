@@ -229,12 +229,6 @@ def test_every_action_the_portal_records_has_words():
             if "migrations" in path.parts:
                 continue
             found |= set(pattern.findall(path.read_text()))
-    modules = {
-        "firmware.urls",
-        "firmware.bin",
-        "portal.audit",
-        "fleet.urls",
-        "fleet.tasks",
-    }  # not action codes
+    modules = {"firmware.urls", "firmware.bin", "portal.audit", "fleet.urls", "fleet.tasks"}  # not action codes
     missing = sorted(code for code in found - modules if code not in ACTION_WORDS)
     assert len(found) > 25 and missing == []
