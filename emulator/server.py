@@ -140,7 +140,8 @@ class Emulator:
     # ------------------------------------------------------------------ controls
 
     def reset(self) -> None:
-        """Seeded fleets back, faults and log cleared, latency and page size as constructed."""
+        """Seeded fleets back, faults and log cleared, latency and page size as constructed
+        (and, in the state, the constructor's time scale, no OTA outcomes)."""
         self.controls.clear_faults()
         self.controls.clear_log()
         self.controls.latency_ms = self._latency_ms
