@@ -7,6 +7,7 @@ the port is bound, so a parent process can read it even with ``--port 0``.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -28,6 +29,13 @@ def _non_negative_float(value: str) -> float:
     number = float(value)
     if number < 0:
         raise argparse.ArgumentTypeError("must be >= 0")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number")
     return number
 
 
@@ -61,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reboot-seconds", type=_non_negative_float, default=5.0)
     parser.add_argument("--ota-seconds", type=_non_negative_float, default=8.0)
     parser.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=os.environ.get("EMULATOR_TIME_SCALE", "1"),
+        metavar="N",
+        help="run reboots, OTAs and drop-offs N times faster (default 1, or $EMULATOR_TIME_SCALE)",
+    )
+    parser.add_argument(
         "--page-size", type=_positive_int, help="paginate the device list (?page=N)"
     )
     parser.add_argument(
@@ -82,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             reboot_seconds=args.reboot_seconds,
             ota_seconds=args.ota_seconds,
+            time_scale=args.time_scale,
             page_size=args.page_size,
             allow_remote=args.allow_remote,
             access_log=not args.quiet,

@@ -95,6 +95,12 @@ CONTROL_MAP = Map(
         Rule("/_emulator/reset", methods=["POST"], endpoint="reset"),
         Rule("/_emulator/devices/<uid>", methods=["POST"], endpoint="set_device"),
         Rule("/_emulator/devices/<uid>/received", methods=["GET"], endpoint="received"),
+        # The test range (emulator/ota_range.py).
+        Rule("/_emulator/ota-outcomes", methods=["GET"], endpoint="get_ota_outcomes"),
+        Rule("/_emulator/ota-outcomes", methods=["POST"], endpoint="set_ota_outcomes"),
+        Rule("/_emulator/ota-outcomes", methods=["DELETE"], endpoint="clear_ota_outcomes"),
+        Rule("/_emulator/time-scale", methods=["GET"], endpoint="get_time_scale"),
+        Rule("/_emulator/time-scale", methods=["POST"], endpoint="set_time_scale"),
     ],
     strict_slashes=False,
 )
@@ -622,6 +628,29 @@ class EmulatorApp:
         if token is None:
             return 404, {"message": "Device not found."}
         return 200, {"data": self.state.received_commands(token, uid)}
+
+    # The test range: programmable OTA outcomes and the time scale.
+
+    def control_get_ota_outcomes(self, request: Request) -> tuple[int, Any]:
+        return 200, {"data": self.state.get_ota_outcomes()}
+
+    def control_set_ota_outcomes(self, request: Request) -> tuple[int, Any]:
+        data = self.state.set_ota_outcomes(_json_body(request))
+        return 200, {"message": "OTA outcomes set.", "data": data}
+
+    def control_clear_ota_outcomes(self, request: Request) -> tuple[int, Any]:
+        self.state.clear_ota_outcomes()
+        return 200, {"message": "OTA outcomes cleared."}
+
+    def control_get_time_scale(self, request: Request) -> tuple[int, Any]:
+        return 200, {"scale": self.state.time_scale}
+
+    def control_set_time_scale(self, request: Request) -> tuple[int, Any]:
+        body = _json_body(request)
+        if "scale" not in body:
+            raise ValueError("scale is required")
+        scale = self.state.set_time_scale(body["scale"])
+        return 200, {"message": "Time scale set.", "scale": scale}
 
 
 _PAD_HEAD = b'{"data":[],"pad":"'

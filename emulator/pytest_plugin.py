@@ -6,7 +6,10 @@ fixtures into a test module: ``from emulator.pytest_plugin import emulator, emul
 - ``emulator_server`` (session): one :class:`Emulator` on a free loopback port, tokens
   ``TOKEN_A`` and ``TOKEN_B``, the curated demo fleet, reboots and OTA finishing after 1 s.
 - ``emulator`` (function): that same server after ``.reset()``: seeded fleets, no faults,
-  empty log, no latency.
+  empty log, no latency, every OTA a success at time scale 1. Program the test range on it:
+  ``emulator.set_ota_outcome(uid, "old_build")``, ``emulator.set_ota_outcomes(devices=...,
+  probabilities=..., seed=...)``, ``emulator.clear_ota_outcomes()``,
+  ``emulator.set_time_scale(20)`` (see emulator/README.md).
 """
 
 from __future__ import annotations

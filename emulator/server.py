@@ -50,6 +50,7 @@ class Emulator:
         ota_seconds: float = 8.0,
         page_size: int | None = None,
         *,
+        time_scale: float = 1.0,
         allow_remote: bool = False,
         access_log: bool = False,
     ) -> None:
@@ -68,6 +69,7 @@ class Emulator:
             seed=seed,
             reboot_seconds=reboot_seconds,
             ota_seconds=ota_seconds,
+            time_scale=time_scale,
         )
         self.controls = Controls(latency_ms=latency_ms, page_size=page_size)
         self.app = EmulatorApp(self.state, self.controls, on_reset=self.reset)
@@ -138,7 +140,8 @@ class Emulator:
     # ------------------------------------------------------------------ controls
 
     def reset(self) -> None:
-        """Seeded fleets back, faults and log cleared, latency and page size as constructed."""
+        """Seeded fleets back, faults and log cleared, latency and page size as constructed
+        (and, in the state, the constructor's time scale, no OTA outcomes)."""
         self.controls.clear_faults()
         self.controls.clear_log()
         self.controls.latency_ms = self._latency_ms
@@ -213,6 +216,51 @@ class Emulator:
 
         Raises ``KeyError`` for an unknown uid and ``ValueError`` if ``new_uid`` exists."""
         self.state.copy_device(token, uid, new_uid)
+
+    # ------------------------------------------------------------------ test range
+
+    def set_ota_outcomes(
+        self,
+        devices: dict[str, str | list[str]] | None = None,
+        probabilities: dict[str, float] | None = None,
+        seed: int = 0,
+        flaky_seconds: float = 5.0,
+    ) -> dict[str, Any]:
+        """Program the next OTAs' outcomes (``success``, ``old_build``, ``stuck``,
+        ``offline``, ``flaky``): per device uid (a word, or a list used one OTA after
+        another, the last repeating), else drawn from ``probabilities`` with ``seed`` (the
+        rest is ``success``). Replaces what was set; returns it. ``ValueError`` if bad."""
+        return self.state.set_ota_outcomes(
+            {
+                "devices": dict(devices or {}),
+                "probabilities": dict(probabilities or {}),
+                "seed": seed,
+                "flaky_seconds": flaky_seconds,
+            }
+        )
+
+    def set_ota_outcome(self, uid: str, outcome: str | list[str]) -> dict[str, Any]:
+        """Add (or replace) one device's outcome, keeping the rest of what is set."""
+        current = self.state.get_ota_outcomes()
+        current["devices"][uid] = outcome
+        return self.state.set_ota_outcomes(current)
+
+    @property
+    def ota_outcomes(self) -> dict[str, Any]:
+        """What is set: ``{"devices", "probabilities", "seed", "flaky_seconds"}``."""
+        return self.state.get_ota_outcomes()
+
+    def clear_ota_outcomes(self) -> None:
+        """Every OTA from now on succeeds (the default)."""
+        self.state.clear_ota_outcomes()
+
+    def set_time_scale(self, scale: float) -> None:
+        """Reboots, OTAs and drop-offs run ``scale`` times faster (1: real time)."""
+        self.state.set_time_scale(scale)
+
+    @property
+    def time_scale(self) -> float:
+        return self.state.time_scale
 
     def uids(self, token: str) -> list[str]:
         """The token's device uids, in list order."""

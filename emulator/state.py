@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from emulator import ota_range
 from emulator.validation import ApiError, not_found, unprocessable
 
 # The emulator's own status words: the reference shows only "pending", and a real upstream
@@ -139,6 +140,10 @@ class Device:
     reboot_until: float | None = None
     ota_until: float | None = None
     ota_firmware_id: int | None = None
+    # The test range (emulator/ota_range.py): the running OTA's outcome, the firmware the
+    # when the device drops offline for good (offline, flaky).
+    ota_outcome: str | None = None
+    drop_at: float | None = None
     # Commands the device "received", for tests that want to see what was delivered.
     received: list[dict[str, Any]] = field(default_factory=list)
 
@@ -168,6 +173,7 @@ class State:
         reboot_seconds: float = 5.0,
         ota_seconds: float = 8.0,
         clock: Callable[[], float] = time.time,
+        time_scale: float = 1.0,
     ) -> None:
         self.tokens: tuple[str, ...] = tuple(tokens)
         if not self.tokens or not all(isinstance(t, str) and t for t in self.tokens):
@@ -180,6 +186,10 @@ class State:
         self.ota_seconds = ota_seconds
         self.clock = clock
         self.lock = threading.RLock()
+        # The test range: reset() brings back this scale and clears the outcomes.
+        self._initial_time_scale = ota_range.check_time_scale(time_scale)
+        self.time_scale = self._initial_time_scale
+        self.ota_outcomes = ota_range.OtaOutcomes()
         self._fleets: dict[str, dict[str, Device]] = {}
         self._next_firmware_id = 1
         self.reset()
@@ -190,6 +200,7 @@ class State:
         """Rebuild every fleet from the seed (firmware ids restart too)."""
         with self.lock:
             self._next_firmware_id = 1
+            self._reset_range()
             now = self.clock()
             self._fleets = {}
             for token in self.tokens:
@@ -238,15 +249,22 @@ class State:
 
     def _tick(self, device: Device, now: float) -> None:
         """Apply the reboot / OTA deadlines that have passed."""
+        if device.ota_outcome is not None:
+            self._tick_ota_outcome(device, now)
         if device.reboot_until is not None and now >= device.reboot_until:
             device.reboot_until = None
             self._set_status(device, ONLINE, now)
         if device.ota_until is not None and now >= device.ota_until:
-            device.current_firmware_id = device.ota_firmware_id
-            device.last_ota_at = device.ota_until
-            device.meta["ota_status"] = "done"
-            device.ota_until = None
-            device.ota_firmware_id = None
+            self._complete_ota(device)
+
+    @staticmethod
+    def _complete_ota(device: Device) -> None:
+        """The OTA succeeded: the target it was sent is now the current firmware."""
+        device.current_firmware_id = device.ota_firmware_id
+        device.last_ota_at = device.ota_until
+        device.meta["ota_status"] = "done"
+        device.ota_until = None
+        device.ota_firmware_id = None
 
     def _set_status(self, device: Device, status: Any, now: float) -> None:
         device.status = status
@@ -369,7 +387,7 @@ class State:
             self._require_accepting(device)
             now = self.clock()
             self._set_status(device, RECONNECTING, now)
-            device.reboot_until = now + self.reboot_seconds
+            device.reboot_until = now + self.scaled(self.reboot_seconds)
             device.received.append({"type": "reboot", "at": now})
             return {"message": "Reboot command sent.", "device_uid": uid}
 
@@ -387,10 +405,11 @@ class State:
             if device.target_firmware_id is None:
                 raise unprocessable("Assign firmware first to trigger OTA.")
             now = self.clock()
-            device.ota_until = now + self.ota_seconds
+            device.ota_until = now + self.scaled(self.ota_seconds)
             device.ota_firmware_id = device.target_firmware_id
             device.meta["ota_status"] = "downloading"
             device.received.append({"type": "ota", "at": now})
+            self._start_ota_outcome(device, now)
             return {"message": "OTA check triggered.", "device_uid": uid}
 
     def send_command(self, token: str, uid: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -598,6 +617,92 @@ class State:
                     raise ValueError("meta must be an object")
                 device.meta = _deepcopy_json(fields["meta"])
             return self._detail(device, now)
+
+    # ------------------------------------------------------------------ test range
+
+    def scaled(self, seconds: float) -> float:
+        """A simulated duration (reboot, OTA, drop-off) at the current time scale."""
+        return seconds / self.time_scale
+
+    def set_time_scale(self, scale: float) -> float:
+        """Run reboots, OTAs and drop-offs ``scale`` times faster (from the next one on)."""
+        checked = ota_range.check_time_scale(scale)
+        with self.lock:
+            self.time_scale = checked
+        return checked
+
+    def set_ota_outcomes(self, config: dict[str, Any]) -> dict[str, Any]:
+        """Replace the OTA outcomes with ``{"devices", "probabilities", "seed",
+        "flaky_seconds"}`` (see emulator/ota_range.py); the per-device OTA counts restart.
+
+        Raises ``ValueError`` for a bad value or a uid no fleet has."""
+        outcomes = ota_range.OtaOutcomes.from_json(config)
+        with self.lock:
+            unknown = [uid for uid in outcomes.devices if self.token_for_uid(uid) is None]
+            if unknown:
+                raise ValueError(f"unknown device uid(s): {', '.join(sorted(unknown))}")
+            self.ota_outcomes = outcomes
+            return outcomes.as_json()
+
+    def get_ota_outcomes(self) -> dict[str, Any]:
+        with self.lock:
+            return self.ota_outcomes.as_json()
+
+    def clear_ota_outcomes(self) -> None:
+        """Every OTA succeeds again (OTAs already running keep the outcome they drew)."""
+        with self.lock:
+            self.ota_outcomes = ota_range.OtaOutcomes()
+
+    def _reset_range(self) -> None:
+        self.time_scale = self._initial_time_scale
+        self.ota_outcomes = ota_range.OtaOutcomes()
+
+    def _start_ota_outcome(self, device: Device, now: float) -> None:
+        """Choose the outcome of the OTA just triggered and plan its deadlines."""
+        outcome = self.ota_outcomes.pick(device.uid)
+        device.drop_at = None
+        device.ota_outcome = None if outcome == ota_range.SUCCESS else outcome
+        if outcome == ota_range.STUCK:
+            device.ota_until = None  # meta.ota_status stays "downloading"
+        elif outcome == ota_range.OFFLINE:
+            assert device.ota_until is not None
+            device.drop_at = now + (device.ota_until - now) / 2  # half-way through
+            device.ota_until = None
+        elif outcome == ota_range.FLAKY:
+            assert device.ota_until is not None
+            device.drop_at = device.ota_until + self.scaled(self.ota_outcomes.flaky_seconds)
+
+    def _tick_ota_outcome(self, device: Device, now: float) -> None:
+        """Apply the deadlines of a non-success outcome that have passed."""
+        outcome = device.ota_outcome
+        if outcome == ota_range.OLD_BUILD:
+            if device.ota_until is not None and now >= device.ota_until:
+                # The new build fails to boot: the device restarts and comes back (after a
+                # reboot's time) on the firmware it ran before, which never changed.
+                at = device.ota_until
+                device.ota_until = None
+                device.ota_firmware_id = None
+                device.ota_outcome = None
+                device.meta["ota_status"] = "done"
+                self._set_status(device, RECONNECTING, at)
+                device.reboot_until = at + self.scaled(self.reboot_seconds)
+        elif outcome == ota_range.FLAKY:
+            if device.ota_until is not None and now >= device.ota_until:
+                self._complete_ota(device)
+            if device.drop_at is not None and now >= device.drop_at:
+                self._drop_offline(device)
+        elif outcome == ota_range.OFFLINE and device.drop_at is not None and now >= device.drop_at:
+            device.ota_firmware_id = None  # meta.ota_status stays "downloading"
+            self._drop_offline(device)
+
+    def _drop_offline(self, device: Device) -> None:
+        """Offline for good from ``drop_at``: ``last_seen_at`` freezes there."""
+        at = device.drop_at
+        assert at is not None
+        device.drop_at = None
+        device.ota_outcome = None
+        device.reboot_until = None
+        self._set_status(device, OFFLINE, at)
 
 
 def _deepcopy_json(value: Any) -> Any:
