@@ -5,6 +5,7 @@ concurrency cheaply, and several workers keep one slow request from holding a wh
 """
 
 import os
+import time
 
 from gunicorn import glogging
 
@@ -107,3 +108,38 @@ def pre_request(worker, req) -> None:
     busy = CLOSE_BUSY_CONNECTIONS and getattr(worker, "nr_conns", 0) > worker.cfg.threads
     if busy or (CONNECTION_REQUESTS and req.req_number >= CONNECTION_REQUESTS):
         req.force_close()
+
+
+# What a closing connection still reads of a request body its answer did not need (a form
+# refused as too big is answered before its body is read): at most this much, this long.
+DRAIN_BYTES = 32 * 1024 * 1024
+DRAIN_SECONDS = 2.0
+
+
+def post_request(worker, req, environ, resp) -> None:
+    """Read the rest of an unread request body before the connection closes.
+
+    A connection closed with unread bytes in its receive buffer is reset, not closed, and a
+    client still sending its body then loses the answer already written for it ("Connection
+    reset" instead of the page saying the form was too big). On a kept-alive connection
+    gunicorn skips the rest itself when it reads the next request; when this answer closes
+    the connection (`Connection: close` above, a worker's last request), it is read here,
+    bounded in bytes and time, so a client that stalls holds the thread two seconds at most.
+    """
+    if resp is None or not resp.should_close():
+        return
+    body = getattr(req, "body", None)
+    sock = getattr(getattr(req, "unreader", None), "sock", None)
+    if body is None or sock is None:
+        return
+    deadline = time.monotonic() + DRAIN_SECONDS
+    read = 0
+    try:
+        sock.settimeout(DRAIN_SECONDS)
+        while read < DRAIN_BYTES and time.monotonic() < deadline:
+            chunk = body.read(64 * 1024)
+            if not chunk:
+                return
+            read += len(chunk)
+    except Exception:  # a client gone, or lying about its length: the connection closes
+        return

@@ -36,12 +36,16 @@ def test_a_user_without_a_role_holds_nothing(db):
     assert fresh.get_all_permissions() == set() and role_of(fresh) is None
 
 
-def test_the_device_list_costs_three_queries(as_viewer, emulator):
+def test_the_device_list_costs_five_queries(as_viewer, emulator):
     with CaptureQueriesContext(connection) as queries:
         response = as_viewer.get(reverse("devices:list"))
     assert response.status_code == 200
-    # The session, the user with profile and token, the permissions with the role.
-    assert len(queries) == 3, [q["sql"][:80] for q in queries]
+    # The session, the user with profile and token, the permissions with the role; then the
+    # page's tags (one query for its devices) and the fleet's tag names for the Tag filter.
+    sql = [q["sql"] for q in queries]
+    assert len(sql) == 5, [q[:80] for q in sql]
+    assert sum('FROM "fleet_devicetag"' in q for q in sql) == 1
+    assert sum('FROM "fleet_tag"' in q and "fleet_devicetag" not in q for q in sql) == 1
 
 
 def test_the_user_comes_with_profile_and_token_and_dates_as_datetimes(db, token_a):
