@@ -15,13 +15,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -114,8 +116,14 @@ def _is_worked_on(job: Job) -> bool:
     return False
 
 
-def run(job_id: int) -> None:
-    """Work on one job until nothing is left that this worker can start."""
+def run(job_id: int, fan_out: bool = True) -> None:
+    """Work on one job until nothing is left that this worker can start.
+
+    Up to PORTAL_FLEET_MAX_IN_FLIGHT threads send the job's items at once, each with its own
+    database connection (closed when it ends); the budget's in-flight cap holds over every
+    worker. `fan_out`: also queue more tasks of the job, one per FAN_OUT_ITEMS waiting items
+    up to FAN_OUT_TASKS, so that other workers join in.
+    """
     alive()
     job = Job.objects.select_related("token", "created_by").filter(pk=job_id).first()
     if job is None or job.state in (Job.State.DONE, Job.State.CANCELLED):
@@ -123,8 +131,53 @@ def run(job_id: int) -> None:
     Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
         state=Job.State.RUNNING, started_at=timezone.now()
     )
+    if fan_out:
+        _fan_out(job)
     client = _client(job)
     actor = Actor(user=job.created_by, ip=job.created_ip)
+    presence = _Presence(job, client)
+    waiting = JobItem.objects.filter(job=job, state=JobItem.State.WAITING).count()
+    threads = min(settings.PORTAL_FLEET_MAX_IN_FLIGHT, waiting) if job.action in UPSTREAM else 1
+    if threads <= 1:
+        _work_on(job, client, actor, presence)
+    else:
+        with ThreadPoolExecutor(threads, thread_name_prefix=f"fleet-job-{job.pk}") as pool:
+            futures = [
+                pool.submit(_in_thread, _work_on, job, client, actor, presence)
+                for _ in range(threads)
+            ]
+            for future in futures:
+                future.result()
+    finish(job)
+
+
+FAN_OUT_ITEMS = 50  # one more task per this many waiting items
+FAN_OUT_TASKS = 4  # at most this many tasks of one job waiting or running
+
+
+def _fan_out(job: Job) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from fleet.tasks import run_job
+
+    waiting = JobItem.objects.filter(job=job, state=JobItem.State.WAITING).count()
+    wanted = min(FAN_OUT_TASKS, -(-waiting // FAN_OUT_ITEMS))
+    tasks = DBTaskResult.objects.filter(task_path=RUN_JOB, status__in=["READY", "RUNNING"])
+    have = sum(
+        1 for t in tasks.only("args_kwargs") if (t.args_kwargs or {}).get("args") == [job.pk]
+    )
+    for _ in range(wanted - have):
+        run_job.enqueue(job.pk, fan_out=False)
+
+
+def _in_thread(function: Any, *args: Any) -> None:
+    try:
+        function(*args)
+    finally:
+        connection.close()
+
+
+def _work_on(job: Job, client: IoTClient | None, actor: Actor, presence: _Presence) -> None:
     last_alive = time.monotonic()
     while True:
         if time.monotonic() - last_alive > settings.PORTAL_FLEET_WORKER_TIMEOUT / 4:
@@ -133,11 +186,46 @@ def run(job_id: int) -> None:
         item = claim(job)
         if item is None:
             if _waiting_later(job):
-                time.sleep(1)
+                time.sleep(0.5)
                 continue
             break
-        work(job, item, client, actor)
-    finish(job)
+        work(job, item, client, actor, presence)
+
+
+class _Presence:
+    """Under Offline.WAIT: which of the token's devices are online, from the device list read
+    at most once every PORTAL_FLEET_RECHECK_SECONDS by this worker (one fleet call each)."""
+
+    def __init__(self, job: Job, client: IoTClient | None) -> None:
+        self.job = job
+        self.client = client
+        self.lock = threading.Lock()
+        self.read_at: float | None = None
+        self.online: set[str] | None = None
+
+    def is_online(self, uid: str) -> bool | None:
+        """None: not known (the list could not be read), so the upstream decides."""
+        with self.lock:
+            stale = self.read_at is None or (
+                time.monotonic() - self.read_at >= settings.PORTAL_FLEET_RECHECK_SECONDS
+            )
+            if stale and self.client is not None:
+                self.read_at = time.monotonic()
+                self._read()
+            return None if self.online is None else uid in self.online
+
+    def _read(self) -> None:
+        from portal.iot import IoTError
+        from portal.presence import Rule
+
+        try:
+            with budget.slot(self.job.token_id):
+                devices = _paused_on_429(self.job, self.client.list_devices)
+        except IoTError as error:
+            logger.warning("job %s: the device list could not be read (%s)", self.job.pk, error)
+            return
+        rule = Rule()
+        self.online = {d.uid for d in devices if rule.online(d.is_online, d.last_seen_at)}
 
 
 def claim(job: Job) -> JobItem | None:
@@ -167,22 +255,38 @@ def _waiting_later(job: Job) -> bool:
     )
 
 
-def work(job: Job, item: JobItem, client: IoTClient | None, actor: Actor) -> None:
+def work(
+    job: Job,
+    item: JobItem,
+    client: IoTClient | None,
+    actor: Actor,
+    presence: _Presence | None = None,
+) -> None:
     """Make the item's one write and record its answer."""
     if job.action in UPSTREAM and client is None:
         outcome = Outcome("error", "The job's API token is gone or cannot be read.")
     elif job.action in UPSTREAM:
+        if (
+            job.offline == Job.Offline.WAIT
+            and presence is not None
+            and not _present(job, item, presence)
+        ):
+            return
+        buttons: list[Any] | Exception | None = None
+        if job.action == Job.Action.BUTTON:
+            buttons = _buttons(job, item, client)
         with budget.slot(job.token_id):
+            if _cancelled(job):
+                put_back(item, cancelled=True)
+                return
             outcome = perform(
                 actor,
                 AUDIT[job.action],
-                lambda: _call(job, item, client),
+                lambda: _paused_on_429(job, lambda: _call(job, item, client, buttons)),
                 device_uid=item.device_uid,
                 device_name=item.device_name,
                 sent={"job": job.pk, **_sent(job)},
             )
-        if isinstance(outcome.error, RateLimited):
-            budget.pause(job.token_id, outcome.error.retry_after or 60)
     else:
         outcome = perform(
             actor,
@@ -195,11 +299,79 @@ def work(job: Job, item: JobItem, client: IoTClient | None, actor: Actor) -> Non
     record(item, outcome)
 
 
+def _paused_on_429(job: Job, call: Any) -> Any:
+    """Make the call; a 429 pauses the token's fleet work at once (before its audit row is
+    written), so that no other call of any worker starts meanwhile."""
+    try:
+        return call()
+    except RateLimited as error:
+        seconds = error.retry_after or 60
+        budget.pause(job.token_id, seconds)
+        until = timezone.now() + timedelta(seconds=seconds)
+        Job.objects.filter(token_id=job.token_id, state=Job.State.RUNNING).update(
+            paused_until=until
+        )
+        raise
+
+
+def _cancelled(job: Job) -> bool:
+    return Job.objects.filter(pk=job.pk, state=Job.State.CANCELLED).exists()
+
+
+def _present(job: Job, item: JobItem, presence: _Presence) -> bool:
+    """Offline.WAIT: go on if the device is online (or not known to be offline); else wait
+    for it until the job's wait_until, then skip it."""
+    if presence.is_online(item.device_uid) is not False:
+        return True
+    now = timezone.now()
+    if job.wait_until is None or now >= job.wait_until:
+        JobItem.objects.filter(
+            pk=item.pk, claimed_by=worker_id(), state=JobItem.State.SENDING
+        ).update(
+            state=JobItem.State.SKIPPED,
+            message="Still offline after waiting: nothing was sent.",
+            finished_at=now,
+            attempts=max(0, item.attempts - 1),
+        )
+        return False
+    recheck = now + timedelta(seconds=settings.PORTAL_FLEET_RECHECK_SECONDS)
+    put_back(item, not_before=min(recheck, job.wait_until), message="Waiting for it to come back.")
+    return False
+
+
+def put_back(item: JobItem, *, cancelled: bool = False, not_before=None, message="") -> None:
+    """An item claimed but not sent goes back to waiting (or is cancelled): nothing was sent."""
+    now = timezone.now()
+    changes: dict[str, Any] = {"attempts": max(0, item.attempts - 1)}
+    if cancelled:
+        changes.update(
+            state=JobItem.State.CANCELLED, message="Cancelled before it started.", finished_at=now
+        )
+    else:
+        changes.update(
+            state=JobItem.State.WAITING, message=message, not_before=not_before, claimed_by=""
+        )
+    JobItem.objects.filter(pk=item.pk, claimed_by=worker_id(), state=JobItem.State.SENDING).update(
+        **changes
+    )
+
+
+def _buttons(job: Job, item: JobItem, client: IoTClient) -> list[Any] | Exception:
+    """The device's command buttons (a read, its own fleet call), or the error reading them."""
+    from portal.iot import IoTError
+
+    try:
+        with budget.slot(job.token_id):
+            return _paused_on_429(job, lambda: client.list_buttons(item.device_uid))
+    except IoTError as error:
+        return error
+
+
 def _sent(job: Job) -> dict[str, Any]:
     return {key: job.params[key] for key in ("button_id", "payload", "tag") if key in job.params}
 
 
-def _call(job: Job, item: JobItem, client: IoTClient) -> Any:
+def _call(job: Job, item: JobItem, client: IoTClient, buttons: Any = None) -> Any:
     uid = item.device_uid
     if job.action == Job.Action.REBOOT:
         return client.reboot(uid)
@@ -211,7 +383,9 @@ def _call(job: Job, item: JobItem, client: IoTClient) -> Any:
         return client.send_command(uid, job.params["payload"])
     if job.action == Job.Action.BUTTON:
         button_id = str(job.params["button_id"])
-        if not any(str(b.get("id")) == button_id for b in client.list_buttons(uid)):
+        if isinstance(buttons, Exception):
+            raise buttons
+        if not any(str(b.get("id")) == button_id for b in buttons or []):
             item.skipped = True  # type: ignore[attr-defined]
             raise Refused(f"Skipped: this device has no command button “{button_id}”.")
         return client.send_button(uid, button_id)
@@ -238,7 +412,12 @@ def record(item: JobItem, outcome: Outcome) -> None:
     """The item's answer, written only by the worker that claimed it."""
     error = outcome.error
     if isinstance(error, RateLimited):
-        state, message = JobItem.State.WAITING, ""  # its turn comes again after the pause
+        # Nothing was done: its turn comes again after the token's pause (its audit row says
+        # it was throttled; the item's final state comes with a later attempt).
+        state, message = (
+            JobItem.State.WAITING,
+            "Throttled by the device service: sent again after its pause.",
+        )
     elif outcome.level == SUCCESS:
         state, message = JobItem.State.SENT, outcome.message
     elif outcome.level == UNKNOWN:
