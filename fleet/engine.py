@@ -50,6 +50,9 @@ UPSTREAM = {Job.Action.REBOOT, Job.Action.OTA, Job.Action.WIFI_RESET, Job.Action
 
 RUN_JOB = "fleet.tasks.run_job"
 _worker_id: str | None = None
+# Set when this worker is asked to stop (SIGTERM: a deployment): no new item is started, the
+# calls in flight end and are recorded, and the job goes back in the queue for the next worker.
+stopping = threading.Event()
 
 
 def worker_id() -> str:
@@ -148,6 +151,11 @@ def run(job_id: int, fan_out: bool = True) -> None:
             ]
             for future in futures:
                 future.result()
+    if stopping.is_set() and _waiting_later(job):
+        from fleet.jobs import enqueue
+
+        enqueue(job)  # the rest is for the next worker
+        return
     finish(job)
 
 
@@ -179,14 +187,14 @@ def _in_thread(function: Any, *args: Any) -> None:
 
 def _work_on(job: Job, client: IoTClient | None, actor: Actor, presence: _Presence) -> None:
     last_alive = time.monotonic()
-    while True:
+    while not stopping.is_set():
         if time.monotonic() - last_alive > settings.PORTAL_FLEET_WORKER_TIMEOUT / 4:
             alive()
             last_alive = time.monotonic()
         item = claim(job)
         if item is None:
             if _waiting_later(job):
-                time.sleep(0.5)
+                stopping.wait(0.5)
                 continue
             break
         work(job, item, client, actor, presence)
