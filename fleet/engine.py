@@ -238,14 +238,13 @@ class _Presence:
 
 def claim(job: Job) -> JobItem | None:
     """The next waiting item of a job still running, now this worker's (or None)."""
-    with transaction.atomic():
-        if not Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).exists():
-            return None
+    with budget.writing(), transaction.atomic():
         now = timezone.now()
-        waiting = JobItem.objects.filter(job=job, state=JobItem.State.WAITING).filter(
-            Q(not_before__isnull=True) | Q(not_before__lte=now)
-        )
-        item = waiting.select_for_update(skip_locked=True).order_by("position", "pk").first()
+        waiting = JobItem.objects.filter(
+            job=job, job__state=Job.State.RUNNING, state=JobItem.State.WAITING
+        ).filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        locked = waiting.select_for_update(skip_locked=True, of=("self",))
+        item = locked.order_by("position", "pk").first()
         if item is None:
             return None
         item.state = JobItem.State.SENDING
@@ -284,17 +283,27 @@ def work(
         if job.action == Job.Action.BUTTON:
             buttons = _buttons(job, item, client)
         with budget.slot(job.token_id):
-            if _cancelled(job):
+            # Cancelled while it waited its turn: it has not started, so it never does.
+            waited = (timezone.now() - item.started_at).total_seconds() > 0.05
+            if waited and _cancelled(job):
                 put_back(item, cancelled=True)
                 return
-            outcome = perform(
-                actor,
-                AUDIT[job.action],
-                lambda: _paused_on_429(job, lambda: _call(job, item, client, buttons)),
-                device_uid=item.device_uid,
-                device_name=item.device_name,
-                sent={"job": job.pk, **_sent(job)},
-            )
+            turn = budget.Turn()
+            try:
+                outcome = perform(
+                    actor,
+                    AUDIT[job.action],
+                    lambda: turn.after(
+                        lambda: _paused_on_429(job, lambda: _call(job, item, client, buttons))
+                    ),
+                    device_uid=item.device_uid,
+                    device_name=item.device_name,
+                    sent={"job": job.pk, **_sent(job)},
+                )
+                record(item, outcome)
+            finally:
+                turn.release()
+        return
     else:
         outcome = perform(
             actor,
@@ -359,9 +368,10 @@ def put_back(item: JobItem, *, cancelled: bool = False, not_before=None, message
         changes.update(
             state=JobItem.State.WAITING, message=message, not_before=not_before, claimed_by=""
         )
-    JobItem.objects.filter(pk=item.pk, claimed_by=worker_id(), state=JobItem.State.SENDING).update(
-        **changes
-    )
+    with budget.writing():
+        JobItem.objects.filter(
+            pk=item.pk, claimed_by=worker_id(), state=JobItem.State.SENDING
+        ).update(**changes)
 
 
 def _buttons(job: Job, item: JobItem, client: IoTClient) -> list[Any] | Exception:
@@ -437,6 +447,11 @@ def record(item: JobItem, outcome: Outcome) -> None:
     else:
         state, message = JobItem.State.FAILED, outcome.message
     final = state != JobItem.State.WAITING
+    with budget.writing():
+        _settle(item, state, message, error, final, outcome)
+
+
+def _settle(item, state, message, error, final, outcome) -> None:
     JobItem.objects.filter(pk=item.pk, claimed_by=worker_id(), state=JobItem.State.SENDING).update(
         state=state,
         message=storable.text(message, 500),

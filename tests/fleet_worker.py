@@ -11,7 +11,8 @@ session's emulator, and yields a `FleetWorker`:
 - `.env`: the environment every new process gets (a dict: change it before `.start()`);
 - `.log()`: what the processes wrote (shown when a test fails).
 
-A dead worker is taken for dead after PORTAL_FLEET_WORKER_TIMEOUT, 2 s here (its calls in
+A dead worker is taken for dead after PORTAL_FLEET_WORKER_TIMEOUT, 6 s here (a loaded
+test machine must not look dead; its calls in
 flight then become "outcome unknown").
 """
 
@@ -68,7 +69,7 @@ def worker_env(upstream: str, database: str, **extra: str) -> dict[str, str]:
         "IOT_API_CONNECT_TIMEOUT": "1",
         "IOT_API_READ_RETRIES": "0",
         "PORTAL_READ_CACHE_SECONDS": "0",
-        "PORTAL_FLEET_WORKER_TIMEOUT": "2",
+        "PORTAL_FLEET_WORKER_TIMEOUT": "6",
         "PORTAL_CALLS_PER_MINUTE": "0",  # no budget unless a test sets one
         "PORTAL_LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",

@@ -13,20 +13,17 @@ import pytest
 from fleet import budget
 
 REDIS_URL = os.environ.get("PORTAL_TEST_REDIS_URL", "")
+T1, T2 = 1, 2  # set for each test by `backend`
 BACKENDS = ["database"] + (["redis"] if REDIS_URL else [])
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, settings, transactional_db):
+    global T1, T2
+    # Token ids of this test's own: parallel test processes share the one Redis.
+    T1, T2 = (uuid.uuid4().int % 10**12 for _ in range(2))
     if request.param == "redis":
         settings.REDIS_URL = REDIS_URL
-        settings.CACHES = {
-            "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
-                "LOCATION": REDIS_URL,
-                "KEY_PREFIX": f"budget-test-{uuid.uuid4().hex[:8]}",
-            }
-        }
     else:
         settings.REDIS_URL = ""
     settings.PORTAL_CALLS_PER_MINUTE = 0
@@ -34,7 +31,7 @@ def backend(request, settings, transactional_db):
     settings.PORTAL_BUDGET_WINDOW_SECONDS = 60
     settings.PORTAL_FLEET_MAX_IN_FLIGHT = 8
     yield request.param
-    for token_id in (1, 2):
+    for token_id in (T1, T2):
         budget.forget(token_id)
 
 
@@ -50,15 +47,16 @@ def test_fleet_calls_are_spaced_evenly_at_the_budget_less_the_pages_share(backen
     settings.PORTAL_CALLS_PER_MINUTE = 12
     settings.PORTAL_CALLS_RESERVED_FOR_PAGES = 2
     settings.PORTAL_BUDGET_WINDOW_SECONDS = 1  # 10 fleet calls a second
-    moments = starts(1, 11)
-    # Any 1 s holds at most 10 of them: the 11th starts a full second after the first.
-    assert 1.0 <= moments[-1] - moments[0] < 1.0 + 0.3
+    moments = starts(T1, 11)
+    # Any 1 s holds at most 10 of them: the 11th starts a second after the first (less
+    # what a loaded machine delays the first caller by after its turn).
+    assert 0.9 <= moments[-1] - moments[0] < 1.0 + 0.3
     # Spaced, not a burst then a wait: any three in a row span about two intervals.
     assert min(c - a for a, c in zip(moments, moments[2:], strict=False)) >= 0.15
 
 
 def test_no_budget_means_no_spacing(backend):
-    moments = starts(1, 20)
+    moments = starts(T1, 20)
     assert moments[-1] - moments[0] < 0.5
 
 
@@ -70,7 +68,7 @@ def test_spacing_is_shared_by_every_thread(backend, settings):
 
     def caller():
         for _ in range(3):
-            with budget.slot(1), lock:
+            with budget.slot(T1), lock:
                 moments.append(time.monotonic())
 
     threads = [threading.Thread(target=caller) for _ in range(4)]
@@ -84,17 +82,17 @@ def test_spacing_is_shared_by_every_thread(backend, settings):
 
 
 def test_a_pause_stops_the_tokens_calls_until_it_ends_and_only_that_tokens(backend):
-    budget.pause(1, 0.6)
-    assert 0.3 < budget.paused_for(1) <= 0.6
-    assert budget.paused_for(2) == 0
+    budget.pause(T1, 0.6)
+    assert 0.3 < budget.paused_for(T1) <= 0.6
+    assert budget.paused_for(T2) == 0
     began = time.monotonic()
-    with budget.slot(2):
+    with budget.slot(T2):
         assert time.monotonic() - began < 0.3
-    with budget.slot(1):
+    with budget.slot(T1):
         assert time.monotonic() - began >= 0.5
-    budget.pause(1, 5)
-    budget.pause(1, 1)  # a shorter pause never shortens a longer one
-    assert budget.paused_for(1) > 4
+    budget.pause(T1, 5)
+    budget.pause(T1, 1)  # a shorter pause never shortens a longer one
+    assert budget.paused_for(T1) > 4
 
 
 def test_at_most_the_cap_of_calls_are_in_flight_over_every_caller(backend, settings):
@@ -105,11 +103,11 @@ def test_at_most_the_cap_of_calls_are_in_flight_over_every_caller(backend, setti
 
     def caller():
         nonlocal peak, current
-        with budget.slot(1):
+        with budget.slot(T1):
             with lock:
                 current += 1
                 peak = max(peak, current)
-            assert budget.in_flight(1) <= 2
+            assert budget.in_flight(T1) <= 2
             time.sleep(0.15)
             with lock:
                 current -= 1
@@ -120,18 +118,18 @@ def test_at_most_the_cap_of_calls_are_in_flight_over_every_caller(backend, setti
     for thread in threads:
         thread.join()
     assert peak == 2
-    assert budget.in_flight(1) == 0
+    assert budget.in_flight(T1) == 0
 
 
 def test_a_place_held_by_a_killed_worker_comes_back_when_its_lease_runs_out(backend, settings):
     settings.PORTAL_FLEET_MAX_IN_FLIGHT = 1
     store = budget._store()
-    assert store.acquire(1, "killed-worker-lease", 1, 0.4, 0)[0]  # never released
-    assert budget.in_flight(1) == 1
+    assert store.acquire(T1, "killed-worker-lease", 1, 0.4, 0)[0]  # never released
+    assert budget.in_flight(T1) == 1
     began = time.monotonic()
-    with budget.slot(1):
+    with budget.slot(T1):
         assert time.monotonic() - began >= 0.3
-    assert budget.in_flight(1) == 0
+    assert budget.in_flight(T1) == 0
 
 
 def test_the_key_is_the_tokens_pk_never_the_token(backend, token_a):
@@ -144,7 +142,7 @@ def test_the_key_is_the_tokens_pk_never_the_token(backend, token_a):
         import redis
 
         client = redis.Redis.from_url(REDIS_URL)
-        keys = [k.decode() for k in client.scan_iter("budget-test-*")]
-        assert keys and all(k.endswith(f":fleet-budget:{token_a.pk}:paused") for k in keys)
+        keys = [k.decode() for k in client.scan_iter("*fleet-budget*")]
+        assert f"portal:fleet-budget:{token_a.pk}:paused" in keys
         assert not any(token_a.value() in k for k in keys)
     budget.forget(token_a.pk)
