@@ -116,8 +116,10 @@ def lease_seconds() -> float:
 @contextmanager
 def slot(token_id: int) -> Iterator[None]:
     """Wait for the token's next fleet call to be allowed; free its place when done."""
+    from fleet.engine import worker_id
+
     store = _store()
-    lease = uuid.uuid4().hex
+    lease = f"{worker_id()}/{uuid.uuid4().hex}"  # a dead worker's are let go (release_worker)
     while True:
         step = interval()
         taken, wait = store.acquire(token_id, lease, max_in_flight(), lease_seconds(), step)
@@ -150,6 +152,12 @@ def paused_for(token_id: int) -> float:
 def in_flight(token_id: int) -> int:
     """The token's fleet calls in flight now, over every worker."""
     return _store().in_flight(token_id)
+
+
+def release_worker(worker: str) -> int:
+    """Let go of every place in flight a worker held (it is dead: fleet.engine.revive), over
+    every token, rather than wait for the leases to run out. Returns how many."""
+    return _store().release_worker(worker)
 
 
 def forget(token_id: int) -> None:
@@ -232,6 +240,16 @@ class _Redis:
         self.client.zremrangebyscore(key, "-inf", self._now())
         return int(self.client.zcard(key))
 
+    def release_worker(self, worker: str) -> int:
+        released = 0
+        for key in self.client.scan_iter(f"{self.prefix}:*:leases"):
+            mine = [
+                m for m in self.client.zrange(key, 0, -1) if m.decode().startswith(f"{worker}/")
+            ]
+            if mine:
+                released += int(self.client.zrem(key, *mine))
+        return released
+
     def forget(self, token_id: int) -> None:
         self.client.delete(*(self.key(token_id, w) for w in ("leases", "tat", "paused")))
 
@@ -305,6 +323,20 @@ class _Database:
         leases = Budget.objects.filter(token_id=token_id).values_list("leases", flat=True).first()
         now = time.time()
         return sum(1 for expiry in (leases or {}).values() if expiry > now)
+
+    def release_worker(self, worker: str) -> int:
+        from fleet.models import Budget
+
+        released = 0
+        for token_id in Budget.objects.exclude(leases={}).values_list("token_id", flat=True):
+            with self.row(token_id) as row:
+                leases = dict(row.leases or {})
+                mine = [k for k in leases if k.startswith(f"{worker}/")]
+                for key in mine:
+                    del leases[key]
+                row.leases = leases
+                released += len(mine)
+        return released
 
     def forget(self, token_id: int) -> None:
         from fleet.models import Budget

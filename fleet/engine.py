@@ -81,9 +81,9 @@ def revive() -> int:
     from fleet.jobs import enqueue
 
     cutoff = timezone.now() - timedelta(seconds=settings.PORTAL_FLEET_WORKER_TIMEOUT)
-    dead = Worker.objects.filter(seen_at__lt=cutoff).values_list("id", flat=True)
+    dead = list(Worker.objects.filter(seen_at__lt=cutoff).values_list("id", flat=True))
     settled = 0
-    with transaction.atomic():
+    with budget.writing(), transaction.atomic():
         orphans = JobItem.objects.filter(state=JobItem.State.SENDING).filter(
             Q(claimed_by__in=list(dead)) | ~Q(claimed_by__in=Worker.objects.values("id"))
         )
@@ -94,6 +94,8 @@ def revive() -> int:
             "may not have acted on it. Check it before trying again.",
             finished_at=timezone.now(),
         )
+        for gone in dead:
+            budget.release_worker(gone)  # its places in flight come back now
         Worker.objects.filter(seen_at__lt=cutoff).delete()
         # A running job that no live worker is working on: queue it again.
         stalled = Job.objects.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).filter(

@@ -146,3 +146,15 @@ def test_the_key_is_the_tokens_pk_never_the_token(backend, token_a):
         assert f"portal:fleet-budget:{token_a.pk}:paused" in keys
         assert not any(token_a.value() in k for k in keys)
     budget.forget(token_a.pk)
+
+
+def test_a_dead_workers_places_in_flight_come_back_when_it_is_found_dead(backend, settings):
+    settings.PORTAL_FLEET_MAX_IN_FLIGHT = 1
+    store = budget._store()
+    assert store.acquire(T1, "dead-worker-1/lease", 1, 3600, 0)[0]  # held for an hour
+    assert budget.in_flight(T1) == 1
+    assert budget.release_worker("dead-worker-1") == 1
+    began = time.monotonic()
+    with budget.slot(T1):
+        assert time.monotonic() - began < 0.5
+    assert budget.in_flight(T1) == 0
