@@ -113,13 +113,23 @@ def lease_seconds() -> float:
     )
 
 
+_kept = threading.local()  # {token_id: lease} a thread keeps between its calls (keep=True)
+
+
 @contextmanager
-def slot(token_id: int) -> Iterator[None]:
-    """Wait for the token's next fleet call to be allowed; free its place when done."""
+def slot(token_id: int, *, keep: bool = False) -> Iterator[None]:
+    """Wait for the token's next fleet call to be allowed; free its place when done.
+
+    `keep=True`: the thread keeps its place in flight for its next call (one database write
+    fewer a call) until `let_go(token_id)`; a thread's nested slots share it.
+    """
     from fleet.engine import worker_id
 
     store = _store()
-    lease = f"{worker_id()}/{uuid.uuid4().hex}"  # a dead worker's are let go (release_worker)
+    kept: dict[int, str] = _kept.__dict__.setdefault("leases", {})
+    # A dead worker's leases are let go by name (release_worker).
+    lease = kept.get(token_id) or f"{worker_id()}/{uuid.uuid4().hex}"
+    nested = token_id in kept and getattr(_kept, "depth", 0) > 0
     while True:
         step = interval()
         taken, wait = store.acquire(token_id, lease, max_in_flight(), lease_seconds(), step)
@@ -131,11 +141,27 @@ def slot(token_id: int) -> Iterator[None]:
         time.sleep(wait)
         if store.paused_for(token_id) <= 0:
             break
-        store.release(token_id, lease)  # a 429 came while this call waited its turn
+        if not nested:
+            store.release(token_id, lease)  # a 429 came while this call waited its turn
+            kept.pop(token_id, None)
+    _kept.depth = getattr(_kept, "depth", 0) + 1
     try:
         yield
     finally:
-        store.release(token_id, lease)
+        _kept.depth -= 1
+        if keep or nested:
+            kept[token_id] = lease
+        else:
+            kept.pop(token_id, None)
+            store.release(token_id, lease)
+
+
+def let_go(token_id: int) -> None:
+    """Free the place in flight this thread kept (slot(keep=True)), if any."""
+    kept: dict[int, str] = _kept.__dict__.setdefault("leases", {})
+    lease = kept.pop(token_id, None)
+    if lease is not None:
+        _store().release(token_id, lease)
 
 
 def pause(token_id: int, seconds: float) -> None:
@@ -177,7 +203,8 @@ local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
 local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
 if paused > t then return {0, tostring(paused - t)} end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', t)
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then return {0, '0.05'} end
+local own = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not own and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[2]) then return {0, '0.05'} end
 redis.call('ZADD', KEYS[2], t + tonumber(ARGV[3]), ARGV[1])
 redis.call('PEXPIRE', KEYS[2], math.ceil(tonumber(ARGV[3]) * 1000) + 1000)
 local step = tonumber(ARGV[4])
@@ -289,7 +316,7 @@ class _Database:
             if row.paused_until > now:
                 return False, row.paused_until - now
             leases = {k: v for k, v in (row.leases or {}).items() if v > now}
-            if len(leases) >= limit:
+            if lease not in leases and len(leases) >= limit:
                 row.leases = leases
                 return False, POLL
             leases[lease] = now + ttl

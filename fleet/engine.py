@@ -195,11 +195,13 @@ def _work_on(job: Job, client: IoTClient | None, actor: Actor, presence: _Presen
             last_alive = time.monotonic()
         item = claim(job)
         if item is None:
+            budget.let_go(job.token_id)  # nothing to send now: the place is another's
             if _waiting_later(job):
                 stopping.wait(0.5)
                 continue
             break
         work(job, item, client, actor, presence)
+    budget.let_go(job.token_id)
 
 
 class _Presence:
@@ -229,7 +231,7 @@ class _Presence:
         from portal.presence import Rule
 
         try:
-            with budget.slot(self.job.token_id):
+            with budget.slot(self.job.token_id, keep=True):
                 devices = _paused_on_429(self.job, self.client.list_devices)
         except IoTError as error:
             logger.warning("job %s: the device list could not be read (%s)", self.job.pk, error)
@@ -284,7 +286,7 @@ def work(
         buttons: list[Any] | Exception | None = None
         if job.action == Job.Action.BUTTON:
             buttons = _buttons(job, item, client)
-        with budget.slot(job.token_id):
+        with budget.slot(job.token_id, keep=True):
             # Cancelled while it waited its turn: it has not started, so it never does.
             waited = (timezone.now() - item.started_at).total_seconds() > 0.05
             if waited and _cancelled(job):
@@ -381,7 +383,7 @@ def _buttons(job: Job, item: JobItem, client: IoTClient) -> list[Any] | Exceptio
     from portal.iot import IoTError
 
     try:
-        with budget.slot(job.token_id):
+        with budget.slot(job.token_id, keep=True):
             return _paused_on_429(job, lambda: client.list_buttons(item.device_uid))
     except IoTError as error:
         return error

@@ -158,3 +158,13 @@ def test_a_dead_workers_places_in_flight_come_back_when_it_is_found_dead(backend
     with budget.slot(T1):
         assert time.monotonic() - began < 0.5
     assert budget.in_flight(T1) == 0
+
+
+def test_a_place_kept_between_calls_counts_once_and_is_let_go(backend, settings):
+    settings.PORTAL_FLEET_MAX_IN_FLIGHT = 1
+    for _ in range(3):  # the thread's own kept place never blocks its next call
+        with budget.slot(T1, keep=True):
+            assert budget.in_flight(T1) == 1
+    assert budget.in_flight(T1) == 1
+    budget.let_go(T1)
+    assert budget.in_flight(T1) == 0
