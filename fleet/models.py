@@ -244,6 +244,7 @@ class BuildPlace(models.Model):
     def __str__(self) -> str:
         return f"{self.build} on {self.device_uid}"
 
+
 class Budget(models.Model):
     """A token's fleet budget when there is no Redis (fleet/budget.py): when its next fleet
     call may start, until when it is paused (after a 429), and the leases of its calls in
