@@ -113,6 +113,15 @@ def lease_seconds() -> float:
     )
 
 
+# Set when this process is asked to stop (fleet.engine sets it on SIGTERM): a caller still
+# waiting for its turn gives up (Stopping) rather than hold up the stop.
+stopping = threading.Event()
+
+
+class Stopping(Exception):
+    """Raised by `slot()` when the process stops before the call's turn came: not sent."""
+
+
 _kept = threading.local()  # {token_id: lease} a thread keeps between its calls (keep=True)
 
 
@@ -131,14 +140,21 @@ def slot(token_id: int, *, keep: bool = False) -> Iterator[None]:
     lease = kept.get(token_id) or f"{worker_id()}/{uuid.uuid4().hex}"
     nested = token_id in kept and getattr(_kept, "depth", 0) > 0
     while True:
+        if stopping.is_set():
+            if not nested:
+                kept.pop(token_id, None)
+                store.release(token_id, lease)
+            raise Stopping
         step = interval()
         taken, wait = store.acquire(token_id, lease, max_in_flight(), lease_seconds(), step)
         if not taken:  # paused, or every place in flight is taken: look again soon
-            time.sleep(min(wait, 1.0))
+            stopping.wait(min(wait, 1.0))
             continue
         if wait <= 0:
             break
-        time.sleep(wait)
+        stopping.wait(wait)
+        if stopping.is_set():
+            continue
         if store.paused_for(token_id) <= 0:
             break
         if not nested:

@@ -50,9 +50,10 @@ UPSTREAM = {Job.Action.REBOOT, Job.Action.OTA, Job.Action.WIFI_RESET, Job.Action
 
 RUN_JOB = "fleet.tasks.run_job"
 _worker_id: str | None = None
-# Set when this worker is asked to stop (SIGTERM: a deployment): no new item is started, the
-# calls in flight end and are recorded, and the job goes back in the queue for the next worker.
-stopping = threading.Event()
+# Set when this worker is asked to stop (SIGTERM: a deployment): no new item is started (one
+# still waiting for its turn in the budget goes back to waiting), the calls in flight end and
+# are recorded, and the job goes back in the queue for the next worker.
+stopping = budget.stopping
 
 
 def worker_id() -> str:
@@ -200,7 +201,11 @@ def _work_on(job: Job, client: IoTClient | None, actor: Actor, presence: _Presen
                 stopping.wait(0.5)
                 continue
             break
-        work(job, item, client, actor, presence)
+        try:
+            work(job, item, client, actor, presence)
+        except budget.Stopping:
+            put_back(item)  # never sent: the next worker sends it
+            break
     budget.let_go(job.token_id)
 
 

@@ -188,3 +188,23 @@ def test_a_429_storm_pauses_the_fleet_until_retry_after_and_every_device_ends_se
     assert rows.count() == len(log)
     assert rows.filter(status_code=429).count() == len(refusals)
     assert sum(job.items.values_list("attempts", flat=True)) == len(log)
+
+
+def test_a_stopping_worker_gives_back_the_items_still_waiting_for_their_turn(
+    fleet_worker, emulator, operator, token_a
+):
+    uids = all_online(emulator, TOKEN_A)[:4]
+    fleet_worker.stop()
+    # One fleet call every 30 s: after the first, the others wait for their turn, claimed.
+    fleet_worker.start(PORTAL_CALLS_PER_MINUTE="2", PORTAL_CALLS_RESERVED_FOR_PAGES="0")
+    job = start_job(operator, token_a, uids)
+    wait_for(lambda: job.items.filter(state=JobItem.State.SENT).count() == 1, what="one send")
+    wait_for(lambda: job.items.filter(state=JobItem.State.SENDING).exists(), what="a claim")
+    began = time.monotonic()
+    fleet_worker.stop()
+    assert time.monotonic() - began < 10  # not held up by a turn 30 s away
+    assert states(job) == {JobItem.State.SENT: 1, JobItem.State.WAITING: 3}
+    assert sum(sends(emulator).values()) == 1
+    assert set(
+        job.items.filter(state=JobItem.State.WAITING).values_list("attempts", flat=True)
+    ) == {0}
