@@ -11,9 +11,8 @@ session's emulator, and yields a `FleetWorker`:
 - `.env`: the environment every new process gets (a dict: change it before `.start()`);
 - `.log()`: what the processes wrote (shown when a test fails).
 
-A dead worker is taken for dead after PORTAL_FLEET_WORKER_TIMEOUT, 6 s here (a loaded
-test machine must not look dead; its calls in
-flight then become "outcome unknown").
+A worker is taken for dead after PORTAL_FLEET_WORKER_TIMEOUT, 6 s here (a live worker on a
+loaded test machine must not look dead); its calls in flight then become "outcome unknown".
 """
 
 from __future__ import annotations
