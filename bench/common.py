@@ -78,6 +78,15 @@ def portal_process(
     upstream: str, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """`portal()`, and the gunicorn master's process (whose children are the workers)."""
+    with portal_site(upstream, extra_env) as (url, proc, _):
+        yield url, proc
+
+
+@contextmanager
+def portal_site(
+    upstream: str, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen, dict[str, str]]]:
+    """`portal_process()`, and the environment it runs in (for `manage.py` beside it)."""
     with tempfile.TemporaryDirectory() as data_dir:
         env = {
             **os.environ,
@@ -117,7 +126,7 @@ def portal_process(
         url = f"http://127.0.0.1:{port}"
         try:
             wait_for(f"{url}/login/")
-            yield url, proc
+            yield url, proc, env
         finally:
             proc.terminate()
             proc.wait(10)

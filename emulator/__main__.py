@@ -81,6 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fault", choices=FAULT_KINDS, help="start with this fault on every API request"
     )
+    parser.add_argument(
+        "--throttle",
+        type=_positive_int,
+        metavar="N",
+        help="at most N API calls per token per --throttle-window, then 429 with Retry-After",
+    )
+    parser.add_argument(
+        "--throttle-window",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="the throttle's window (default 60)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no access log on stderr")
     return parser
 
@@ -101,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             page_size=args.page_size,
             allow_remote=args.allow_remote,
             access_log=not args.quiet,
+            throttle=args.throttle,
+            throttle_window=args.throttle_window,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

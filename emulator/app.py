@@ -8,9 +8,11 @@ fault if one matches, then routing (404/405), auth (401), device lookup (404), b
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import functools
 import json
+import math
 import re
 import socket
 import threading
@@ -91,6 +93,9 @@ CONTROL_MAP = Map(
         Rule("/_emulator/faults", methods=["POST"], endpoint="set_fault"),
         Rule("/_emulator/faults", methods=["DELETE"], endpoint="clear_faults"),
         Rule("/_emulator/latency", methods=["POST"], endpoint="set_latency"),
+        Rule("/_emulator/throttle", methods=["GET"], endpoint="get_throttle"),
+        Rule("/_emulator/throttle", methods=["POST"], endpoint="set_throttle"),
+        Rule("/_emulator/throttle", methods=["DELETE"], endpoint="clear_throttle"),
         Rule("/_emulator/page-size", methods=["POST"], endpoint="set_page_size"),
         Rule("/_emulator/reset", methods=["POST"], endpoint="reset"),
         Rule("/_emulator/devices/<uid>", methods=["POST"], endpoint="set_device"),
@@ -196,10 +201,15 @@ class Fault:
 
 
 class Controls:
-    """Runtime knobs outside the device model: latency, faults, pagination and the log."""
+    """Runtime knobs outside the device model: latency, faults, pagination, the per-token
+    throttle and the log."""
 
     def __init__(self, latency_ms: float = 0, page_size: int | None = None) -> None:
         self._lock = threading.Lock()
+        # The per-token throttle: at most `calls` API requests per token in any `window`
+        # seconds (a sliding window, counted when a request arrives); None: off.
+        self._throttle: tuple[int, float] | None = None
+        self._hits: dict[str, collections.deque[float]] = {}
         self.latency_ms = latency_ms
         self.page_size = page_size
         self._faults: list[Fault] = []
@@ -239,6 +249,37 @@ class Controls:
                             self._faults.remove(fault)
                     return fault
         return None
+
+    def set_throttle(self, calls: int | None, window: float = 60.0) -> dict[str, Any]:
+        """At most `calls` API requests per token in any `window` seconds, then 429 with
+        Retry-After; `calls=None` turns it off. Starts counting afresh."""
+        if calls is not None and (int(calls) < 1 or float(window) <= 0):
+            raise ValueError("calls must be a positive integer (or null) and window > 0")
+        with self._lock:
+            self._throttle = None if calls is None else (int(calls), float(window))
+            self._hits = {}
+        return self.throttle()
+
+    def throttle(self) -> dict[str, Any]:
+        with self._lock:
+            if self._throttle is None:
+                return {"calls": None, "window_seconds": None}
+            return {"calls": self._throttle[0], "window_seconds": self._throttle[1]}
+
+    def take_call(self, token: str | None, now: float) -> int | None:
+        """Count an API request of `token` arriving at `now`; the seconds to wait (its
+        Retry-After) when the throttle refuses it. A refused request does not count."""
+        with self._lock:
+            if self._throttle is None or not token:
+                return None
+            calls, window = self._throttle
+            hits = self._hits.setdefault(token, collections.deque())
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            if len(hits) >= calls:
+                return max(1, math.ceil(hits[0] + window - now))
+            hits.append(now)
+            return None
 
     @property
     def log_generation(self) -> int:
@@ -315,7 +356,13 @@ class EmulatorApp:
         generation = self.controls.log_generation
         recorded = False
         try:
+            # The throttle counts a request when it arrives, like the vendor's rate limiter.
+            wait = self.controls.take_call(token if token_ok else None, entry["at"])
             self.controls.sleep(self.controls.latency_ms / 1000)
+            if wait is not None:
+                response = _too_many(wait, self.controls.throttle()["calls"])
+                entry["status"] = response.status_code
+                return response
             fault = self.controls.take_fault(request.path)
             response = self._fault_response(fault, request) if fault else None
             if isinstance(response, _Dropped):
@@ -598,6 +645,23 @@ class EmulatorApp:
         self.controls.clear_faults()
         return 200, {"message": "Faults cleared."}
 
+    def control_get_throttle(self, request: Request) -> tuple[int, Any]:
+        return 200, {"data": self.controls.throttle()}
+
+    def control_set_throttle(self, request: Request) -> tuple[int, Any]:
+        data = _json_body(request)
+        unknown = set(data) - {"calls", "window_seconds"}
+        if unknown:
+            raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}")
+        calls = data.get("calls")
+        window = float(data.get("window_seconds", 60.0))
+        throttle = self.controls.set_throttle(None if calls is None else int(calls), window)
+        return 200, {"message": "Throttle set.", "data": throttle}
+
+    def control_clear_throttle(self, request: Request) -> tuple[int, Any]:
+        self.controls.set_throttle(None)
+        return 200, {"message": "Throttle cleared."}
+
     def control_set_latency(self, request: Request) -> tuple[int, Any]:
         ms = float(_json_body(request).get("ms", 0))
         if ms < 0:
@@ -651,6 +715,19 @@ class EmulatorApp:
             raise ValueError("scale is required")
         scale = self.state.set_time_scale(body["scale"])
         return 200, {"message": "Time scale set.", "scale": scale}
+
+
+def _too_many(retry_after: int, limit: int | None) -> Response:
+    """The vendor's (Laravel's) answer once a token has spent its calls."""
+    return json_response(
+        {"message": "Too Many Attempts."},
+        429,
+        {
+            "Retry-After": str(retry_after),
+            "X-RateLimit-Limit": str(limit or 0),
+            "X-RateLimit-Remaining": "0",
+        },
+    )
 
 
 _PAD_HEAD = b'{"data":[],"pad":"'

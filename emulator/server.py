@@ -53,6 +53,8 @@ class Emulator:
         time_scale: float = 1.0,
         allow_remote: bool = False,
         access_log: bool = False,
+        throttle: int | None = None,
+        throttle_window: float = 60.0,
     ) -> None:
         if not allow_remote and not is_loopback(host):
             raise ValueError(f"refusing to bind non-loopback host {host!r}; pass allow_remote=True")
@@ -72,6 +74,8 @@ class Emulator:
             time_scale=time_scale,
         )
         self.controls = Controls(latency_ms=latency_ms, page_size=page_size)
+        self._throttle = (throttle, throttle_window)
+        self.controls.set_throttle(throttle, throttle_window)
         self.app = EmulatorApp(self.state, self.controls, on_reset=self.reset)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -143,6 +147,7 @@ class Emulator:
         """Seeded fleets back, faults and log cleared, latency and page size as constructed
         (and, in the state, the constructor's time scale, no OTA outcomes)."""
         self.controls.clear_faults()
+        self.controls.set_throttle(self._throttle[0], self._throttle[1])
         self.controls.clear_log()
         self.controls.latency_ms = self._latency_ms
         self.controls.page_size = self._page_size
@@ -191,6 +196,14 @@ class Emulator:
 
     def clear_faults(self) -> None:
         self.controls.clear_faults()
+
+    def set_throttle(self, calls: int | None, window_seconds: float = 60.0) -> None:
+        """At most ``calls`` API requests per token in any ``window_seconds`` (a sliding
+        window, counted on arrival), then 429 ``Retry-After: <seconds>``; None: off."""
+        self.controls.set_throttle(calls, window_seconds)
+
+    def clear_throttle(self) -> None:
+        self.controls.set_throttle(None)
 
     def set_latency(self, ms: float) -> None:
         """Delay every API request by ``ms`` milliseconds (controls stay instant)."""

@@ -15,13 +15,15 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -48,6 +50,10 @@ UPSTREAM = {Job.Action.REBOOT, Job.Action.OTA, Job.Action.WIFI_RESET, Job.Action
 
 RUN_JOB = "fleet.tasks.run_job"
 _worker_id: str | None = None
+# Set when this worker is asked to stop (SIGTERM: a deployment): no new item is started (one
+# still waiting for its turn in the budget goes back to waiting), the calls in flight end and
+# are recorded, and the job goes back in the queue for the next worker.
+stopping = budget.stopping
 
 
 def worker_id() -> str:
@@ -76,9 +82,9 @@ def revive() -> int:
     from fleet.jobs import enqueue
 
     cutoff = timezone.now() - timedelta(seconds=settings.PORTAL_FLEET_WORKER_TIMEOUT)
-    dead = Worker.objects.filter(seen_at__lt=cutoff).values_list("id", flat=True)
+    dead = list(Worker.objects.filter(seen_at__lt=cutoff).values_list("id", flat=True))
     settled = 0
-    with transaction.atomic():
+    with budget.writing(), transaction.atomic():
         orphans = JobItem.objects.filter(state=JobItem.State.SENDING).filter(
             Q(claimed_by__in=list(dead)) | ~Q(claimed_by__in=Worker.objects.values("id"))
         )
@@ -89,6 +95,8 @@ def revive() -> int:
             "may not have acted on it. Check it before trying again.",
             finished_at=timezone.now(),
         )
+        for gone in dead:
+            budget.release_worker(gone)  # its places in flight come back now
         Worker.objects.filter(seen_at__lt=cutoff).delete()
         # A running job that no live worker is working on: queue it again.
         stalled = Job.objects.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]).filter(
@@ -114,8 +122,14 @@ def _is_worked_on(job: Job) -> bool:
     return False
 
 
-def run(job_id: int) -> None:
-    """Work on one job until nothing is left that this worker can start."""
+def run(job_id: int, fan_out: bool = True) -> None:
+    """Work on one job until nothing is left that this worker can start.
+
+    Up to PORTAL_FLEET_MAX_IN_FLIGHT threads send the job's items at once, each with its own
+    database connection (closed when it ends); the budget's in-flight cap holds over every
+    worker. `fan_out`: also queue more tasks of the job, one per FAN_OUT_ITEMS waiting items
+    up to FAN_OUT_TASKS, so that other workers join in.
+    """
     alive()
     job = Job.objects.select_related("token", "created_by").filter(pk=job_id).first()
     if job is None or job.state in (Job.State.DONE, Job.State.CANCELLED):
@@ -123,33 +137,123 @@ def run(job_id: int) -> None:
     Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
         state=Job.State.RUNNING, started_at=timezone.now()
     )
+    if fan_out:
+        _fan_out(job)
     client = _client(job)
     actor = Actor(user=job.created_by, ip=job.created_ip)
+    presence = _Presence(job, client)
+    waiting = JobItem.objects.filter(job=job, state=JobItem.State.WAITING).count()
+    threads = min(settings.PORTAL_FLEET_MAX_IN_FLIGHT, waiting) if job.action in UPSTREAM else 1
+    if threads <= 1:
+        _work_on(job, client, actor, presence)
+    else:
+        with ThreadPoolExecutor(threads, thread_name_prefix=f"fleet-job-{job.pk}") as pool:
+            futures = [
+                pool.submit(_in_thread, _work_on, job, client, actor, presence)
+                for _ in range(threads)
+            ]
+            for future in futures:
+                future.result()
+    if stopping.is_set() and _waiting_later(job):
+        from fleet.jobs import enqueue
+
+        enqueue(job)  # the rest is for the next worker
+        return
+    finish(job)
+
+
+FAN_OUT_ITEMS = 50  # one more task per this many waiting items
+FAN_OUT_TASKS = 4  # at most this many tasks of one job waiting or running
+
+
+def _fan_out(job: Job) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    from fleet.tasks import run_job
+
+    waiting = JobItem.objects.filter(job=job, state=JobItem.State.WAITING).count()
+    wanted = min(FAN_OUT_TASKS, -(-waiting // FAN_OUT_ITEMS))
+    tasks = DBTaskResult.objects.filter(task_path=RUN_JOB, status__in=["READY", "RUNNING"])
+    have = sum(
+        1 for t in tasks.only("args_kwargs") if (t.args_kwargs or {}).get("args") == [job.pk]
+    )
+    for _ in range(wanted - have):
+        run_job.enqueue(job.pk, fan_out=False)
+
+
+def _in_thread(function: Any, *args: Any) -> None:
+    try:
+        function(*args)
+    finally:
+        connection.close()
+
+
+def _work_on(job: Job, client: IoTClient | None, actor: Actor, presence: _Presence) -> None:
     last_alive = time.monotonic()
-    while True:
+    while not stopping.is_set():
         if time.monotonic() - last_alive > settings.PORTAL_FLEET_WORKER_TIMEOUT / 4:
             alive()
             last_alive = time.monotonic()
         item = claim(job)
         if item is None:
+            budget.let_go(job.token_id)  # nothing to send now: the place is another's
             if _waiting_later(job):
-                time.sleep(1)
+                stopping.wait(0.5)
                 continue
             break
-        work(job, item, client, actor)
-    finish(job)
+        try:
+            work(job, item, client, actor, presence)
+        except budget.Stopping:
+            put_back(item)  # never sent: the next worker sends it
+            break
+    budget.let_go(job.token_id)
+
+
+class _Presence:
+    """Under Offline.WAIT: which of the token's devices are online, from the device list read
+    at most once every PORTAL_FLEET_RECHECK_SECONDS by this worker (one fleet call each)."""
+
+    def __init__(self, job: Job, client: IoTClient | None) -> None:
+        self.job = job
+        self.client = client
+        self.lock = threading.Lock()
+        self.read_at: float | None = None
+        self.online: set[str] | None = None
+
+    def is_online(self, uid: str) -> bool | None:
+        """None: not known (the list could not be read), so the upstream decides."""
+        with self.lock:
+            stale = self.read_at is None or (
+                time.monotonic() - self.read_at >= settings.PORTAL_FLEET_RECHECK_SECONDS
+            )
+            if stale and self.client is not None:
+                self.read_at = time.monotonic()
+                self._read()
+            return None if self.online is None else uid in self.online
+
+    def _read(self) -> None:
+        from portal.iot import IoTError
+        from portal.presence import Rule
+
+        try:
+            with budget.slot(self.job.token_id, keep=True):
+                devices = _paused_on_429(self.job, self.client.list_devices)
+        except IoTError as error:
+            logger.warning("job %s: the device list could not be read (%s)", self.job.pk, error)
+            return
+        rule = Rule()
+        self.online = {d.uid for d in devices if rule.online(d.is_online, d.last_seen_at)}
 
 
 def claim(job: Job) -> JobItem | None:
     """The next waiting item of a job still running, now this worker's (or None)."""
-    with transaction.atomic():
-        if not Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).exists():
-            return None
+    with budget.writing(), transaction.atomic():
         now = timezone.now()
-        waiting = JobItem.objects.filter(job=job, state=JobItem.State.WAITING).filter(
-            Q(not_before__isnull=True) | Q(not_before__lte=now)
-        )
-        item = waiting.select_for_update(skip_locked=True).order_by("position", "pk").first()
+        waiting = JobItem.objects.filter(
+            job=job, job__state=Job.State.RUNNING, state=JobItem.State.WAITING
+        ).filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        locked = waiting.select_for_update(skip_locked=True, of=("self",))
+        item = locked.order_by("position", "pk").first()
         if item is None:
             return None
         item.state = JobItem.State.SENDING
@@ -167,22 +271,48 @@ def _waiting_later(job: Job) -> bool:
     )
 
 
-def work(job: Job, item: JobItem, client: IoTClient | None, actor: Actor) -> None:
+def work(
+    job: Job,
+    item: JobItem,
+    client: IoTClient | None,
+    actor: Actor,
+    presence: _Presence | None = None,
+) -> None:
     """Make the item's one write and record its answer."""
     if job.action in UPSTREAM and client is None:
         outcome = Outcome("error", "The job's API token is gone or cannot be read.")
     elif job.action in UPSTREAM:
-        with budget.slot(job.token_id):
-            outcome = perform(
-                actor,
-                AUDIT[job.action],
-                lambda: _call(job, item, client),
-                device_uid=item.device_uid,
-                device_name=item.device_name,
-                sent={"job": job.pk, **_sent(job)},
-            )
-        if isinstance(outcome.error, RateLimited):
-            budget.pause(job.token_id, outcome.error.retry_after or 60)
+        if (
+            job.offline == Job.Offline.WAIT
+            and presence is not None
+            and not _present(job, item, presence)
+        ):
+            return
+        buttons: list[Any] | Exception | None = None
+        if job.action == Job.Action.BUTTON:
+            buttons = _buttons(job, item, client)
+        with budget.slot(job.token_id, keep=True):
+            # Cancelled while it waited its turn: it has not started, so it never does.
+            waited = (timezone.now() - item.started_at).total_seconds() > 0.05
+            if waited and _cancelled(job):
+                put_back(item, cancelled=True)
+                return
+            turn = budget.Turn()
+            try:
+                outcome = perform(
+                    actor,
+                    AUDIT[job.action],
+                    lambda: turn.after(
+                        lambda: _paused_on_429(job, lambda: _call(job, item, client, buttons))
+                    ),
+                    device_uid=item.device_uid,
+                    device_name=item.device_name,
+                    sent={"job": job.pk, **_sent(job)},
+                )
+                record(item, outcome)
+            finally:
+                turn.release()
+        return
     else:
         outcome = perform(
             actor,
@@ -195,11 +325,80 @@ def work(job: Job, item: JobItem, client: IoTClient | None, actor: Actor) -> Non
     record(item, outcome)
 
 
+def _paused_on_429(job: Job, call: Any) -> Any:
+    """Make the call; a 429 pauses the token's fleet work at once (before its audit row is
+    written), so that no other call of any worker starts meanwhile."""
+    try:
+        return call()
+    except RateLimited as error:
+        seconds = error.retry_after or 60
+        budget.pause(job.token_id, seconds)
+        until = timezone.now() + timedelta(seconds=seconds)
+        Job.objects.filter(token_id=job.token_id, state=Job.State.RUNNING).update(
+            paused_until=until
+        )
+        raise
+
+
+def _cancelled(job: Job) -> bool:
+    return Job.objects.filter(pk=job.pk, state=Job.State.CANCELLED).exists()
+
+
+def _present(job: Job, item: JobItem, presence: _Presence) -> bool:
+    """Offline.WAIT: go on if the device is online (or not known to be offline); else wait
+    for it until the job's wait_until, then skip it."""
+    if presence.is_online(item.device_uid) is not False:
+        return True
+    now = timezone.now()
+    if job.wait_until is None or now >= job.wait_until:
+        JobItem.objects.filter(
+            pk=item.pk, claimed_by=worker_id(), state=JobItem.State.SENDING
+        ).update(
+            state=JobItem.State.SKIPPED,
+            message="Still offline after waiting: nothing was sent.",
+            finished_at=now,
+            attempts=max(0, item.attempts - 1),
+        )
+        return False
+    recheck = now + timedelta(seconds=settings.PORTAL_FLEET_RECHECK_SECONDS)
+    put_back(item, not_before=min(recheck, job.wait_until), message="Waiting for it to come back.")
+    return False
+
+
+def put_back(item: JobItem, *, cancelled: bool = False, not_before=None, message="") -> None:
+    """An item claimed but not sent goes back to waiting (or is cancelled): nothing was sent."""
+    now = timezone.now()
+    changes: dict[str, Any] = {"attempts": max(0, item.attempts - 1)}
+    if cancelled:
+        changes.update(
+            state=JobItem.State.CANCELLED, message="Cancelled before it started.", finished_at=now
+        )
+    else:
+        changes.update(
+            state=JobItem.State.WAITING, message=message, not_before=not_before, claimed_by=""
+        )
+    with budget.writing():
+        JobItem.objects.filter(
+            pk=item.pk, claimed_by=worker_id(), state=JobItem.State.SENDING
+        ).update(**changes)
+
+
+def _buttons(job: Job, item: JobItem, client: IoTClient) -> list[Any] | Exception:
+    """The device's command buttons (a read, its own fleet call), or the error reading them."""
+    from portal.iot import IoTError
+
+    try:
+        with budget.slot(job.token_id, keep=True):
+            return _paused_on_429(job, lambda: client.list_buttons(item.device_uid))
+    except IoTError as error:
+        return error
+
+
 def _sent(job: Job) -> dict[str, Any]:
     return {key: job.params[key] for key in ("button_id", "payload", "tag") if key in job.params}
 
 
-def _call(job: Job, item: JobItem, client: IoTClient) -> Any:
+def _call(job: Job, item: JobItem, client: IoTClient, buttons: Any = None) -> Any:
     uid = item.device_uid
     if job.action == Job.Action.REBOOT:
         return client.reboot(uid)
@@ -211,7 +410,9 @@ def _call(job: Job, item: JobItem, client: IoTClient) -> Any:
         return client.send_command(uid, job.params["payload"])
     if job.action == Job.Action.BUTTON:
         button_id = str(job.params["button_id"])
-        if not any(str(b.get("id")) == button_id for b in client.list_buttons(uid)):
+        if isinstance(buttons, Exception):
+            raise buttons
+        if not any(str(b.get("id")) == button_id for b in buttons or []):
             item.skipped = True  # type: ignore[attr-defined]
             raise Refused(f"Skipped: this device has no command button “{button_id}”.")
         return client.send_button(uid, button_id)
@@ -238,7 +439,12 @@ def record(item: JobItem, outcome: Outcome) -> None:
     """The item's answer, written only by the worker that claimed it."""
     error = outcome.error
     if isinstance(error, RateLimited):
-        state, message = JobItem.State.WAITING, ""  # its turn comes again after the pause
+        # Nothing was done: its turn comes again after the token's pause (its audit row says
+        # it was throttled; the item's final state comes with a later attempt).
+        state, message = (
+            JobItem.State.WAITING,
+            "Throttled by the device service: sent again after its pause.",
+        )
     elif outcome.level == SUCCESS:
         state, message = JobItem.State.SENT, outcome.message
     elif outcome.level == UNKNOWN:
@@ -250,6 +456,11 @@ def record(item: JobItem, outcome: Outcome) -> None:
     else:
         state, message = JobItem.State.FAILED, outcome.message
     final = state != JobItem.State.WAITING
+    with budget.writing():
+        _settle(item, state, message, error, final, outcome)
+
+
+def _settle(item, state, message, error, final, outcome) -> None:
     JobItem.objects.filter(pk=item.pk, claimed_by=worker_id(), state=JobItem.State.SENDING).update(
         state=state,
         message=storable.text(message, 500),

@@ -243,3 +243,17 @@ class BuildPlace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.build} on {self.device_uid}"
+
+
+class Budget(models.Model):
+    """A token's fleet budget when there is no Redis (fleet/budget.py): when its next fleet
+    call may start, until when it is paused (after a 429), and the leases of its calls in
+    flight ({lease id: expiry}). Times are Unix seconds. Keyed by the token's pk only."""
+
+    token_id = models.BigIntegerField(primary_key=True)
+    next_call_at = models.FloatField(default=0.0)
+    paused_until = models.FloatField(default=0.0)
+    leases = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"fleet budget of token {self.token_id}"

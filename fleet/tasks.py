@@ -6,6 +6,7 @@ from fleet import engine
 
 
 @task(queue_name="fleet")
-def run_job(job_id: int) -> None:
-    """Work on a job (fleet/engine.py); several workers may run it at once."""
-    engine.run(job_id)
+def run_job(job_id: int, fan_out: bool = True) -> None:
+    """Work on a job (fleet/engine.py); several workers may run it at once. A job's first
+    task queues more of them when it has many items (`fan_out`), for other workers."""
+    engine.run(job_id, fan_out=fan_out)

@@ -295,11 +295,17 @@ TASKS = {
 # how many of them fleet work leaves to people using the pages.
 PORTAL_CALLS_PER_MINUTE = env_int("PORTAL_CALLS_PER_MINUTE", 60, minimum=0)  # 0: no budget
 PORTAL_CALLS_RESERVED_FOR_PAGES = env_int("PORTAL_CALLS_RESERVED_FOR_PAGES", 12, minimum=0)
+# The window PORTAL_CALLS_PER_MINUTE counts in (seconds; tests shorten it): fleet calls are
+# spaced evenly, one every window / (calls - reserved) seconds.
+PORTAL_BUDGET_WINDOW_SECONDS = env_float("PORTAL_BUDGET_WINDOW_SECONDS", 60.0, minimum=0.1)
 # Fleet calls in flight at once per token, over every worker and instance.
 PORTAL_FLEET_MAX_IN_FLIGHT = env_int("PORTAL_FLEET_MAX_IN_FLIGHT", 8, minimum=1)
 # A worker that has not said it is alive for this long is taken for dead: what it had in
 # flight becomes "outcome unknown" and its jobs go to the next worker (seconds).
 PORTAL_FLEET_WORKER_TIMEOUT = env_float("PORTAL_FLEET_WORKER_TIMEOUT", 30.0, minimum=2)
+# A job told to wait for offline devices re-reads the device list at most this often per
+# worker to see them come back (seconds; each read is one call of the fleet budget).
+PORTAL_FLEET_RECHECK_SECONDS = env_float("PORTAL_FLEET_RECHECK_SECONDS", 15.0, minimum=0.1)
 # The longest a job waits for offline devices to come back, when asked to (minutes).
 PORTAL_FLEET_MAX_WAIT_MINUTES = env_int("PORTAL_FLEET_MAX_WAIT_MINUTES", 60, minimum=1)
 PORTAL_AUDIT_RETENTION_DAYS = env_int("PORTAL_AUDIT_RETENTION_DAYS", 365, minimum=1)

@@ -96,6 +96,8 @@ def test_a_slow_job_is_cancelled_and_what_had_not_started_is_never_sent(
     sign_in, users, token_a, emulator, live_server, fleet_worker, width, settings
 ):
     settings.IOT_API_TIMEOUT = 5  # the page's own read of the list is slow too
+    fleet_worker.stop()  # one call at a time (the engine sends up to 8 at once by default)
+    fleet_worker.start(PORTAL_FLEET_MAX_IN_FLIGHT="1")
     page = sign_in("operator")
     chosen = emulator.uids(TOKEN_A)[:16]
     select_in_browser(page, token_a, chosen)

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as BaseWorker
+from django_tasks_db.management.commands.db_worker import Worker as BaseWorkerLoop
 
 from fleet import engine
 
@@ -37,10 +38,26 @@ def keep_alive(stop: threading.Event) -> None:
         stop.wait(every)
 
 
+class StoppingWorker(BaseWorkerLoop):
+    """django-tasks-db's worker loop; asked to stop (SIGTERM, SIGINT), it also tells fleet
+    work to start nothing new: the job's task ends after its calls in flight, and the job goes
+    back in the queue (fleet.engine.stopping)."""
+
+    def shutdown(self, signum: int, frame: Any) -> None:
+        engine.stopping.set()
+        super().shutdown(signum, frame)
+
+
 class Command(BaseWorker):
     help = "Run background tasks (fleet work), and settle what dead workers left"
 
     def handle(self, *args: Any, **options: Any) -> None:
+        import django_tasks_db.management.commands.db_worker as base
+
+        base.Worker = StoppingWorker  # the base command builds its worker from this name
+        self._handle(*args, **options)
+
+    def _handle(self, *args: Any, **options: Any) -> None:
         options["worker_id"] = engine.worker_id()
         if options.get("reload"):
             options["reload"] = False  # a reload would stop a task mid-call
