@@ -18,8 +18,8 @@ from devices.listing import Row
 DASH = "—"
 
 
-def _cell(label: str, inner: str) -> str:
-    return f'<td data-label="{label}">{inner}</td>'
+def _cell(label: str, inner: str, attrs: str = "") -> str:
+    return f'<td data-label="{label}"{attrs}>{inner}</td>'
 
 
 def row_html(r: Row) -> str:
@@ -45,11 +45,13 @@ def row_html(r: Row) -> str:
     board = escape(r.board) if r.board else DASH
     if r.variant:
         board += f' <span class="muted">({escape(r.variant)})</span>'
-    tags = DASH
+    tags, tags_attrs = DASH, ' class="none"'  # a phone shows no line for no tags
     if r.tags:
         tags = " ".join(
             f'<a class="tag" href="?tag={escape(quote(t))}">{escape(t)}</a>' for t in r.tags
         )
+        # A phone cuts the tags short on the row's second line: the title holds them all.
+        tags_attrs = f' title="{escape(", ".join(r.tags))}"'
     pick = ""
     if r.selected is not None:
         # A real label (hidden text) for each box: "Select Kitchen Relay".
@@ -70,7 +72,7 @@ def row_html(r: Row) -> str:
             _cell("Last seen", seen),
             _cell("Platform", escape(r.platform) if r.platform else DASH),
             _cell("Board", board),
-            _cell("Tags", tags),
+            _cell("Tags", tags, tags_attrs),
             "</tr>",
         )
     )

@@ -208,7 +208,9 @@ def test_the_table_shows_each_rows_tags_and_filters_by_tag(as_operator, emulator
     relay = uid_of(emulator, "Kitchen Relay")
     as_operator.post(add_url(relay), {"tag": "Kitchen"})
     body = as_operator.get(LIST).content.decode()
-    assert '<td data-label="Tags"><a class="tag" href="?tag=Kitchen">Kitchen</a></td>' in body
+    assert (
+        '<td data-label="Tags" title="Kitchen"><a class="tag" href="?tag=Kitchen">Kitchen</a></td>'
+    ) in body
     assert '<option value="Kitchen">Kitchen</option>' in body  # the filter offers it
     filtered = as_operator.get(LIST, {"tag": "kitchen"}).content.decode()
     assert "1 of " in filtered and relay in filtered

@@ -240,6 +240,18 @@
   document.addEventListener("htmx:beforeSwap", function () {
     focusedBeforeSwap = document.activeElement;
   });
+  // The selection's "Actions" disclosure (a phone's): a box ticked while it is open redraws
+  // the table and its bar; the new bar's disclosure stays open.
+  let actionsOpen = false;
+  document.addEventListener("htmx:beforeSwap", function () {
+    const actions = document.getElementById("selection-actions");
+    actionsOpen = Boolean(actions && actions.open);
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    const actions = document.getElementById("selection-actions");
+    if (actions && actionsOpen) actions.open = true;
+    actionsOpen = false;
+  });
   // The device list: a click on a heading sorts the new table; the filter form's Sort by
   // menu (a phone's sort control) follows it, so the next search keeps that sort.
   document.addEventListener("htmx:afterSwap", function () {

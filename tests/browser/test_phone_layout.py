@@ -355,3 +355,48 @@ def test_a_long_name_cut_short_keeps_its_whole_value_in_its_title(
         expect(uid).to_have_text(LONG_UID)
         assert page.locator("#device-rows tr").first.bounding_box()["height"] < 56
         assert overflow(page) is None
+
+
+def test_a_phone_with_a_selection_and_tags_still_shows_five_devices_two_lines_each(
+    browser, users, emulator, live_server, token_a
+):
+    from fleet import tags
+
+    heater = emulator.device_uid(TOKEN_A, "Aquarium Heater")
+    for name in ("Kitchen and a long tag", "Second floor"):
+        tags.apply_add(token_a, heater, name)
+    with phone(browser, PHONE["width"], PHONE["height"]) as page:
+        sign_in(page, live_server.url, "operator")
+        boxes = page.locator("#device-rows input.pick-box")
+        boxes.nth(0).check()
+        expect(page.locator("#selection-count")).to_contain_text("1 device selected")
+        boxes.nth(1).check()
+        expect(page.locator("#selection-count")).to_contain_text("2 devices selected")
+        rows = visible_rows(page)
+        assert len(rows) >= 5, rows
+        for row in rows:
+            assert row["name"] and row["uid"] and row["online"] and row["seen"], row
+            assert row["bottom"] - row["top"] < 56, row
+        # The bar is one line: the count and the "Actions" disclosure, closed.
+        summary = page.locator("#selection-actions > summary")
+        count_box, summary_box = (
+            page.locator("#selection-count").bounding_box(),
+            summary.bounding_box(),
+        )
+        assert abs(count_box["y"] - summary_box["y"]) < 8, (count_box, summary_box)
+        field = page.get_by_label("Tag for the selected devices")
+        expect(field).to_be_hidden()
+        summary.focus()
+        page.keyboard.press("Enter")  # opens by keyboard
+        expect(field).to_be_visible()
+        boxes.nth(2).check()  # the table and its bar are redrawn: the disclosure stays open
+        expect(page.locator("#selection-count")).to_contain_text("3 devices selected")
+        expect(page.get_by_label("Tag for the selected devices")).to_be_visible()
+        # The tags, cut short on the second line, keep their whole value in the title.
+        cell = page.locator("#device-rows tr").first.locator('td[data-label="Tags"]')
+        expect(cell).to_have_attribute("title", "Kitchen and a long tag, Second floor")
+        cut = cell.evaluate(
+            "td => [td.scrollWidth, td.clientWidth, getComputedStyle(td).textOverflow]"
+        )
+        assert cut[0] > cut[1] and cut[2] == "ellipsis", cut
+        assert overflow(page) is None
