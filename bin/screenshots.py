@@ -8,6 +8,9 @@ command sent). Uses Playwright with Debian's Chromium (never a downloaded browse
 
     .venv/bin/python bin/screenshots.py           # all of them
     .venv/bin/python bin/screenshots.py team      # only the Users page and the audit log
+    .venv/bin/python bin/screenshots.py fleet     # a bulk reboot's preview and its job page
+
+The fleet set runs a fleet worker (`manage.py db_worker`) beside the portal.
 """
 
 from __future__ import annotations
@@ -16,17 +19,18 @@ import os
 import re
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import PASSWORD, TOKEN, emulator, portal  # noqa: E402
+from bench.common import PASSWORD, TOKEN, emulator, portal_site  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 
 
-SETS = ("devices", "team")
+SETS = ("devices", "team", "fleet")
 NEW_PASSWORD = "screenshot-passphrase-4"
 
 
@@ -81,6 +85,41 @@ def team_pages(page, site: str, uid: str) -> None:
     page.screenshot(path=str(OUT / "audit-log-desktop.png"), full_page=True)
 
 
+def fleet_pages(page, site: str) -> None:
+    """Select every device, preview a bulk reboot, run it and watch its job to the end."""
+    page.goto(f"{site}/devices/")
+    page.locator("#select-all").click()
+    page.get_by_text("selected").first.wait_for()
+    page.goto(f"{site}/fleet/bulk/?action=reboot")
+    page.locator("#bulk-run").wait_for()
+    page.screenshot(path=str(OUT / "bulk-preview-desktop.png"), full_page=True)
+    page.locator("#bulk-run").click()
+    page.get_by_text("Job ").first.wait_for()
+    page.get_by_text("devices done").first.wait_for(timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[hx-trigger^=\"every\"]')", timeout=60_000
+    )
+    page.screenshot(path=str(OUT / "job-desktop.png"), full_page=True)
+
+
+@contextmanager
+def fleet_worker(env: dict[str, str]):
+    """A fleet worker beside the portal, stopped (SIGTERM) when the screenshots are taken."""
+    import subprocess
+
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval", "0.2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(30)
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -92,7 +131,12 @@ def main() -> None:
     if not chromium:
         sys.exit("Debian's chromium is needed: apt-get install chromium")
     OUT.mkdir(parents=True, exist_ok=True)
-    with emulator() as upstream, portal(upstream) as site, sync_playwright() as playwright:
+    with (
+        emulator() as upstream,
+        portal_site(upstream) as (site, _, env),
+        fleet_worker(env),
+        sync_playwright() as playwright,
+    ):
         import requests
 
         uid = next(
@@ -126,6 +170,8 @@ def main() -> None:
                 page.screenshot(path=str(OUT / f"device-detail-{name}.png"), full_page=True)
             if name == "desktop" and "team" in wanted:
                 team_pages(page, site, uid)
+            if name == "desktop" and "fleet" in wanted:
+                fleet_pages(page, site)
             context.close()
         browser.close()
     print(f"Saved screenshots in {OUT.relative_to(ROOT)}/")
