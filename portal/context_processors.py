@@ -65,9 +65,22 @@ def menu(request: HttpRequest) -> list[MenuLink]:
 
 
 def portal(request: HttpRequest) -> dict[str, object]:
+    """The role, the menu and the refresh interval, worked out once per request.
+
+    Every template rendered with the request runs this: a device's page with its panels
+    drawn in it renders five, and the menu's permission checks are the same for all of
+    them. Worked out again if the request's user changes (a sign-in, a sign-out) or their
+    permissions are reloaded (portal.services.set_role drops them).
+    """
     user = getattr(request, "user", None)
-    return {
+    kept = getattr(request, "_portal_context", None)
+    if kept is not None and kept[0] is user and kept[1] is getattr(user, "_perm_cache", None):
+        return kept[2]
+    found = {
         "portal_role": role_of(user) if user is not None else None,
         "menu": menu(request),
         "refresh_seconds": settings.PORTAL_REFRESH_SECONDS,
     }
+    # Keyed to the permissions as the checks above left them (the first check loads them).
+    request._portal_context = (user, getattr(user, "_perm_cache", None), found)
+    return found

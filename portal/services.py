@@ -25,7 +25,7 @@ def set_role(user: User, role: Role | None) -> None:
     if hasattr(user, "_portal_role"):
         del user._portal_role
     # Django caches permissions on the user object; drop them so checks see the new role.
-    for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+    for attr in ("_perm_cache", "_user_perm_cache", "_group_perm_cache", "_portal_can"):
         user.__dict__.pop(attr, None)
 
 

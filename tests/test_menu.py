@@ -88,3 +88,74 @@ def test_links_follow_the_sites_path_prefix(rf, viewer):
         "/fleet/library/",
         "/account/activity/",
     ]
+
+
+def _counting_checks(monkeypatch, user) -> list[str]:
+    asked: list[str] = []
+    has_perm = type(user).has_perm
+
+    def counted(self, perm, obj=None):
+        asked.append(perm)
+        return has_perm(self, perm, obj)
+
+    monkeypatch.setattr(type(user), "has_perm", counted)
+    return asked
+
+
+def test_the_menu_is_worked_out_once_for_all_the_templates_of_a_request(rf, viewer, monkeypatch):
+    # A device's page draws its panels in it: five templates, one menu.
+    from portal.context_processors import portal
+
+    request = rf.get("/devices/")
+    request.user, request.resolver_match = viewer, None
+    asked = _counting_checks(monkeypatch, viewer)
+    first = portal(request)
+    checks = len(asked)
+    assert checks >= 3  # the links that need a permission
+    for _ in range(4):
+        assert portal(request)["menu"] == first["menu"]
+    assert len(asked) == checks
+
+
+def test_the_menu_follows_a_role_change_made_earlier_in_the_same_request(rf, viewer):
+    from portal.context_processors import portal
+    from portal.roles import Role
+    from portal.services import set_role
+
+    request = rf.get("/devices/")
+    request.user, request.resolver_match = viewer, None
+    assert "Users" not in [link.label for link in portal(request)["menu"]]
+    set_role(viewer, Role.ADMIN)
+    assert "Users" in [link.label for link in portal(request)["menu"]]
+    assert portal(request)["portal_role"] == Role.ADMIN
+
+
+def test_the_menu_follows_a_sign_out_earlier_in_the_same_request(rf, viewer):
+    from django.contrib.auth.models import AnonymousUser
+
+    from portal.context_processors import portal
+
+    request = rf.get("/devices/")
+    request.user, request.resolver_match = viewer, None
+    assert portal(request)["menu"]
+    request.user = AnonymousUser()
+    assert portal(request)["menu"] == [] and portal(request)["portal_role"] is None
+
+
+def test_a_permission_asked_again_in_templates_is_checked_once(viewer, monkeypatch):
+    from portal.templatetags.portal_tags import can
+
+    asked = _counting_checks(monkeypatch, viewer)
+    assert [can(viewer, "view_devices") for _ in range(5)] == [True] * 5
+    assert [can(viewer, "reboot_device") for _ in range(5)] == [False] * 5
+    assert asked == ["portal.view_devices", "portal.reboot_device"]
+
+
+def test_a_permission_check_follows_a_role_change_in_the_same_request(viewer):
+    from portal.roles import Role
+    from portal.services import set_role
+    from portal.templatetags.portal_tags import can
+
+    assert not can(viewer, "manage_users")
+    set_role(viewer, Role.ADMIN)
+    assert can(viewer, "manage_users")

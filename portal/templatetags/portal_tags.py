@@ -40,8 +40,28 @@ register.filter("dash", shown)
 
 @register.filter
 def can(user, codename: str) -> bool:
-    """`{% if user|can:"reboot_device" %}`: whether the user holds a portal permission."""
-    return bool(user and user.has_perm(f"portal.{codename}"))
+    """`{% if user|can:"reboot_device" %}`: whether the user holds a portal permission.
+
+    A device's page asks about fifty times (the menu, each panel's buttons); each answer is
+    kept on the user object for the request, as Django keeps the permissions themselves
+    (`_perm_cache`), and is dropped with them (portal.services.set_role drops that cache).
+    """
+    if not user:
+        return False
+    # getattr, not __dict__: `user` is often request.user, a lazy object around the user.
+    perms = getattr(user, "_perm_cache", None)
+    memo = getattr(user, "_portal_can", None)
+    if memo is None or memo[0] is not perms:
+        memo = (perms, {})
+        user._portal_can = memo
+    answers = memo[1]
+    if codename not in answers:
+        answers[codename] = bool(user.has_perm(f"portal.{codename}"))
+        # The first check may have loaded the permissions: key the answers to that cache.
+        loaded = getattr(user, "_perm_cache", None)
+        if loaded is not perms:
+            user._portal_can = (loaded, answers)
+    return answers[codename]
 
 
 _BREAK_AFTER = re.compile(r"([._\-:/@])")
