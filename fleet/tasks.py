@@ -9,3 +9,12 @@ from fleet import engine
 def run_job(job_id: int) -> None:
     """Work on a job (fleet/engine.py); several workers may run it at once."""
     engine.run(job_id)
+
+
+@task(queue_name="fleet")
+def advance_rollout(rollout_id: int) -> None:
+    """Advance a rollout (fleet/rollout_engine.py): its waves and its devices' steps. It queues
+    itself again (with run_after) while the rollout has something to wait for."""
+    from fleet import rollout_engine
+
+    rollout_engine.advance(rollout_id)
