@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as BaseWorker
 
-from fleet import engine
+from fleet import engine, rollout_engine
 
 logger = logging.getLogger("portal.fleet")
 
@@ -30,6 +30,11 @@ def keep_alive(stop: threading.Event) -> None:
             settled = engine.revive()
             if settled:
                 logger.warning("%s calls left in flight by a dead worker are now unknown", settled)
+            steps = rollout_engine.revive()
+            if steps:
+                logger.warning(
+                    "%s rollout steps left in flight by a dead worker are unknown", steps
+                )
         except Exception:  # a database hiccup must not end the worker: the next round retries
             logger.exception("fleet keep-alive failed")
         finally:
