@@ -337,7 +337,7 @@ class Rollout(models.Model):
 
 
 class Wave(models.Model):
-    """One stage of a rollout: number 0 is the canary (when there is one)."""
+    """One stage of a rollout: number 0 is the canary (when there is one), then 1, 2, ..."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -362,7 +362,7 @@ class Wave(models.Model):
         ]
 
     def __str__(self) -> str:
-        return "canary" if self.percent is None else f"wave {self.number} ({self.percent} %)"
+        return "the canary" if self.percent is None else f"wave {self.number} ({self.percent} %)"
 
 
 class Target(models.Model):

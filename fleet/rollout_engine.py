@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from datetime import timedelta
 from typing import Any
@@ -68,6 +69,9 @@ UPLOAD_TRIES = 3  # upload or set target answers of failure before the device is
 STALE = "The worker making this step stopped before an answer came: the device may or may not have acted on it."  # noqa: E501
 OFFLINE_WORDS = {"offline", "reconnecting", "disconnected"}
 ENDED_OTA = {"done", "failed", "error", "aborted"}
+# Set when this worker was asked to stop (SIGTERM, see fleet/management/commands/db_worker.py):
+# a rollout being advanced is left between two steps and queued for the next worker.
+STOPPING = threading.Event()
 
 
 class Context:
@@ -114,6 +118,9 @@ def advance(rollout_id: int) -> None:
     ctx = Context(rollout)
     last_alive = last_mark = time.monotonic()
     while True:
+        if STOPPING.is_set():
+            rollouts.enqueue(rollout)  # the next worker (or this one, restarted) goes on
+            return
         if time.monotonic() - last_alive > settings.PORTAL_FLEET_WORKER_TIMEOUT / 4:
             engine.alive()
             last_alive = time.monotonic()
@@ -123,7 +130,7 @@ def advance(rollout_id: int) -> None:
         if state == Rollout.State.SCHEDULED and not _begin_scheduled(rollout):
             return
         ctx.rollout.refresh_from_db()
-        if time.monotonic() - last_mark > 5:
+        if time.monotonic() - last_mark > 5:  # for the pages: advanced how long ago
             Rollout.objects.filter(pk=rollout_id).update(advanced_at=timezone.now())
             last_mark = time.monotonic()
         target = claim(ctx.rollout)
@@ -179,7 +186,13 @@ def claimable(rollout: Rollout) -> Q:
         # Those not triggered yet are settled as not started.
         return followed | Q(state__in=Target.BEFORE_TRIGGER)
     if rollout.state == Rollout.State.RUNNING and rollouts.in_window(rollout):
-        return followed | Q(state__in=Target.BEFORE_TRIGGER, wave__state=Wave.State.RUNNING)
+        started = Q(state__in=Target.BEFORE_TRIGGER[1:], wave__state=Wave.State.RUNNING)
+        active = Target.objects.filter(rollout=rollout).filter(
+            Q(state__in=Target.BEFORE_TRIGGER[1:]) | Q(state__in=Target.IN_FLIGHT)
+        )
+        if active.count() < settings.PORTAL_ROLLOUT_MAX_ACTIVE:
+            started |= Q(state=Target.State.WAITING, wave__state=Wave.State.RUNNING)
+        return followed | started
     return followed
 
 

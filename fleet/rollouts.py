@@ -230,7 +230,10 @@ def plan(
             rollout.save(update_fields=["needs_approval"])
             waves = []
             at = 0
-            for number, (percent, size) in enumerate(wave_sizes(len(eligible), canary, percents)):
+            sizes = wave_sizes(len(eligible), canary, percents)
+            # The canary is wave 0; the waves after it are 1, 2, ... with or without one.
+            first = 0 if sizes and sizes[0][0] is None else 1
+            for number, (percent, size) in enumerate(sizes, start=first):
                 wave = Wave.objects.create(
                     rollout=rollout, number=number, percent=percent, size=size
                 )

@@ -294,7 +294,7 @@ def test_a_worker_killed_mid_wave_is_resumed_by_the_next_without_a_second_ota_tr
     # The last device's trigger hangs: the worker is killed while it waits for the answer,
     # the others already triggered and followed.
     hung = chosen[-1][0]
-    emulator.set_fault("hang", path=f"{hung}/ota$", hang_seconds=2, count=1)
+    emulator.set_fault("hang", path=f"{hung}/ota$", hang_seconds=6, count=1)
     rollout = planned(maintainer, token_a, a_build(token_a), chosen, canary=0, soak_seconds=2)
     started(maintainer, rollout)
     until(lambda: Step.objects.filter(target__device_uid=hung, kind=Step.Kind.TRIGGER).exists())
@@ -312,6 +312,156 @@ def test_a_worker_killed_mid_wave_is_resumed_by_the_next_without_a_second_ota_tr
     for uid, _ in chosen:
         assert triggers(emulator, uid) == 1, uid
         assert rollout.targets.get(device_uid=uid).steps.filter(kind=Step.Kind.TRIGGER).count() == 1
+
+
+def test_a_worker_restarted_during_the_soak_goes_on_where_it_was(
+    worker, emulator, token_a, maintainer
+):
+    chosen = devices(emulator, 3)
+    rollout = planned(maintainer, token_a, a_build(token_a), chosen, canary=0, soak_seconds=3)
+    started(maintainer, rollout)
+    until(lambda: rollout.targets.filter(state=Target.State.SOAKING).count() == 3)
+    began = time.monotonic()
+    worker.stop()  # SIGTERM: the rollout is left between two steps and queued again
+    assert time.monotonic() - began < 5
+    worker.start(PORTAL_ROLLOUT_POLL_SECONDS=POLL)
+    ended(rollout)
+    assert set(states(rollout).values()) == {Target.State.HEALTHY}
+    for uid, _ in chosen:
+        assert triggers(emulator, uid) == 1
+        assert rollout.targets.get(device_uid=uid).steps.filter(kind=Step.Kind.UPLOAD).count() == 1
+
+
+# --- steering -------------------------------------------------------------------------------
+
+
+def test_a_manual_rollout_waits_for_a_promote_and_an_abort_leaves_the_rest_untouched(
+    worker, emulator, token_a, maintainer, admin_user
+):
+    chosen = devices(emulator, 4)
+    rollout = planned(maintainer, token_a, a_build(token_a), chosen, canary=1,
+                      percents=[50, 100], soak_seconds=0,
+                      promote=Rollout.Promote.MANUAL)  # fmt: skip
+    started(maintainer, rollout)
+    canary, wave1, wave2 = rollout.waves.order_by("number")
+    until(lambda: Wave.objects.get(pk=canary.pk).state == Wave.State.PASSED)
+    time.sleep(0.5)
+    wave1.refresh_from_db()
+    assert wave1.state == Wave.State.PENDING  # waits for a maintainer
+    assert rollout.targets.filter(wave=wave1, state=Target.State.WAITING).count() == 1
+    outcome = rollouts.promote(Actor(user=admin_user), rollout)
+    assert outcome.ok, outcome.message
+    until(lambda: Wave.objects.get(pk=wave1.pk).state == Wave.State.PASSED)
+    emulator.clear_log()
+    assert rollouts.abort(Actor(user=maintainer), rollout).ok
+    ended(rollout, states=(Rollout.State.ABORTED,))
+    time.sleep(0.5)
+    for target in rollout.targets.filter(wave=wave2):
+        assert target.state == Target.State.CANCELLED and touched(emulator, target.device_uid) == []
+    assert AuditEvent.objects.get(action="rollout.promote").sent == {"rollout": rollout.pk,
+                                                                      "wave": 1}  # fmt: skip
+    assert not rollouts.promote(Actor(user=admin_user), rollout).ok  # ended: refused, one row
+    assert AuditEvent.objects.filter(action="rollout.promote").count() == 2
+
+
+def test_a_pause_lets_devices_in_flight_end_and_starts_nothing_new_until_resumed(
+    worker, emulator, token_a, maintainer
+):
+    chosen = devices(emulator, 4)
+    rollout = planned(maintainer, token_a, a_build(token_a), chosen, canary=0, soak_seconds=2)
+    started(maintainer, rollout)
+    until(lambda: rollout.targets.filter(state=Target.State.SOAKING).exists())
+    assert rollouts.pause(Actor(user=maintainer), rollout, "Checking the canary by hand").ok
+    triggered = set(rollout.targets.filter(triggered_at__isnull=False)
+                    .values_list("device_uid", flat=True))  # fmt: skip
+    until(lambda: not rollout.targets.filter(state__in=Target.IN_FLIGHT).exists())
+    time.sleep(0.5)
+    rollout.refresh_from_db()
+    assert rollout.state == Rollout.State.PAUSED
+    # Whatever had been triggered before the pause ended; nothing was triggered after it.
+    after = set(rollout.targets.filter(triggered_at__isnull=False)
+                .values_list("device_uid", flat=True))  # fmt: skip
+    assert after == triggered
+    assert all(rollout.targets.get(device_uid=u).state == Target.State.HEALTHY for u in after)
+    assert rollouts.resume(Actor(user=maintainer), rollout).ok
+    ended(rollout)
+    assert set(states(rollout).values()) == {Target.State.HEALTHY}
+
+
+def test_rolling_back_the_failed_devices_is_a_rollout_of_their_previous_builds(
+    worker, emulator, token_a, maintainer
+):
+    chosen = devices(emulator, 2)
+    previous = emulator.state.device_detail(TOKEN_A, chosen[0][0])["current_firmware"]["md5"]
+    rollout = planned(maintainer, token_a, a_build(token_a), chosen, canary=0, soak_seconds=0)
+    started(maintainer, rollout)
+    ended(rollout)
+    # Both updated; the team finds the first one misbehaving on the new build.
+    Target.objects.filter(rollout=rollout, device_uid=chosen[0][0]).update(
+        state=Target.State.FAILED, why="Misbehaves."
+    )
+    outcome = rollouts.rollback_failed(Actor(user=maintainer), rollout)
+    assert outcome.ok, outcome.message
+    back = outcome.answer
+    assert back.rollback_of == rollout and back.build is None
+    target = back.targets.get()
+    assert target.device_uid == chosen[0][0] and target.target_md5 == previous
+    assert target.state == Target.State.WAITING
+    started(maintainer, back)
+    ended(back)
+    target.refresh_from_db()
+    assert target.state == Target.State.HEALTHY
+    assert not target.steps.filter(kind=Step.Kind.UPLOAD).exists()  # it was still there
+    detail = emulator.state.device_detail(TOKEN_A, chosen[0][0])
+    assert detail["current_firmware"]["md5"] == previous
+
+
+def test_a_rollout_above_the_approval_size_waits_for_a_second_maintainer(
+    db, emulator, token_a, maintainer, admin_user, settings
+):
+    settings.PORTAL_ROLLOUT_APPROVAL_ABOVE = 1
+    rollout = planned(maintainer, token_a, a_build(token_a), devices(emulator, 2))
+    assert rollout.needs_approval
+    assert rollouts.start(Actor(user=maintainer), rollout).ok
+    rollout.refresh_from_db()
+    assert rollout.state == Rollout.State.AWAITING_APPROVAL
+    refused = rollouts.approve(Actor(user=maintainer), rollout)
+    assert not refused.ok and "another maintainer" in refused.message
+    assert rollouts.approve(Actor(user=admin_user), rollout).ok
+    rollout.refresh_from_db()
+    assert rollout.state == Rollout.State.RUNNING and rollout.approved_by == admin_user
+    codes = list(AuditEvent.objects.filter(action__startswith="rollout.")
+                 .values_list("action", "outcome").order_by("pk"))  # fmt: skip
+    assert codes == [("rollout.plan", "ok"), ("rollout.start", "ok"),
+                     ("rollout.approve", "refused"), ("rollout.approve", "ok")]  # fmt: skip
+
+
+def test_the_schedule_starts_at_its_time_and_keeps_to_the_window_in_its_time_zone():
+    from datetime import UTC, datetime
+
+    rollout = Rollout(window_days=[0, 1, 2, 3, 4], window_start_hour=22, window_end_hour=4,
+                      window_tz="Europe/Paris")  # fmt: skip
+    monday_2330_paris = datetime(2026, 11, 30, 22, 30, tzinfo=UTC)
+    tuesday_0330_paris = datetime(2026, 12, 1, 2, 30, tzinfo=UTC)
+    tuesday_noon_paris = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
+    saturday_0100_paris = datetime(2026, 12, 5, 0, 0, tzinfo=UTC)  # Friday's window
+    sunday_0100_paris = datetime(2026, 12, 6, 0, 0, tzinfo=UTC)  # Saturday's: none
+    assert rollouts.in_window(rollout, monday_2330_paris)
+    assert rollouts.in_window(rollout, tuesday_0330_paris)
+    assert not rollouts.in_window(rollout, tuesday_noon_paris)
+    assert rollouts.in_window(rollout, saturday_0100_paris)
+    assert not rollouts.in_window(rollout, sunday_0100_paris)
+    rollout.start_at = datetime(2026, 12, 2, 0, 0, tzinfo=UTC)
+    assert not rollouts.in_window(rollout, tuesday_0330_paris)
+
+
+def test_the_report_has_a_row_per_device_with_its_steps(db, emulator, token_a, maintainer):
+    rollout = planned(maintainer, token_a, a_build(token_a), devices(emulator, 2))
+    rows = list(rollouts.report_rows(rollout))
+    assert rows[0] == rollouts.REPORT_HEADER and len(rows) == 3
+    assert rows[1][0] == "roll-000" and rows[1][3] == "Waiting"
+    counted = rollouts.counts(rollout)
+    assert counted["waiting"] == 2 and counted["total"] == 2 and counted["failures"] == 0
 
 
 @pytest.mark.skipif(not os.environ.get(ON_POSTGRES), reason="runs in the PostgreSQL run below")

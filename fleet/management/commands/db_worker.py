@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as BaseWorker
+from django_tasks_db.management.commands.db_worker import Worker as TaskWorker
 
 from fleet import engine, rollout_engine
 
@@ -42,6 +43,16 @@ def keep_alive(stop: threading.Event) -> None:
         stop.wait(every)
 
 
+_task_shutdown = TaskWorker.shutdown
+
+
+def _shutdown(self: TaskWorker, signum: int, frame: Any) -> None:
+    """A stop asked for (SIGTERM, Ctrl+C): a rollout being advanced stops between two steps
+    and goes back in the queue (fleet/rollout_engine.py), so the worker exits promptly."""
+    rollout_engine.STOPPING.set()
+    _task_shutdown(self, signum, frame)
+
+
 class Command(BaseWorker):
     help = "Run background tasks (fleet work), and settle what dead workers left"
 
@@ -49,6 +60,7 @@ class Command(BaseWorker):
         options["worker_id"] = engine.worker_id()
         if options.get("reload"):
             options["reload"] = False  # a reload would stop a task mid-call
+        TaskWorker.shutdown = _shutdown  # type: ignore[method-assign]
         stop = threading.Event()
         threading.Thread(target=keep_alive, args=(stop,), daemon=True, name="fleet-alive").start()
         try:
