@@ -146,6 +146,9 @@ def advance(rollout_id: int) -> None:
             continue
         wait = _next_due(ctx.rollout)
         if wait is None:
+            if ctx.rollout.state == Rollout.State.PLANNING:
+                rollouts.finish_planning(ctx.rollout)  # a draft now, to be started
+                return
             if _later(ctx.rollout):
                 return
             finish(ctx.rollout)
@@ -179,12 +182,14 @@ def _later(rollout: Rollout) -> bool:
 
 def claimable(rollout: Rollout) -> Q:
     """Targets whose next step may be made now by whoever claims them."""
+    if rollout.state == Rollout.State.PLANNING:
+        return Q(state=Target.State.CHECKING)
     followed = Q(state__in=Target.IN_FLIGHT)
     # A trigger already recorded (even unknown) is followed, never sent again: due always.
     followed |= Q(state=Target.State.TRIGGERING, triggered_at__isnull=False)
     if rollout.state == Rollout.State.ABORTED:
         # Those not triggered yet are settled as not started.
-        return followed | Q(state__in=Target.BEFORE_TRIGGER)
+        return followed | Q(state__in=[Target.State.CHECKING, *Target.BEFORE_TRIGGER])
     if rollout.state == Rollout.State.RUNNING and rollouts.in_window(rollout):
         started = Q(state__in=Target.BEFORE_TRIGGER[1:], wave__state=Wave.State.RUNNING)
         active = Target.objects.filter(rollout=rollout).filter(
@@ -347,6 +352,12 @@ def finish(rollout: Rollout) -> None:
 def work(ctx: Context, target: Target) -> None:
     """Make the target's next step (it is claimed by this worker)."""
     rollout = ctx.rollout
+    if target.state == Target.State.CHECKING:
+        if rollout.state == Rollout.State.ABORTED:
+            end(target, Target.State.CANCELLED, "The rollout was aborted before its update.")
+        else:
+            rollouts.check(ctx.reader, rollout, target)
+        return
     aborted = rollout.state == Rollout.State.ABORTED
     untouched = target.triggered_at is None and not _triggered(target)
     if aborted and target.state in Target.BEFORE_TRIGGER and untouched:
