@@ -48,6 +48,7 @@ import math
 import threading
 import time
 from datetime import timedelta
+from io import BytesIO
 from typing import Any
 
 from django.conf import settings
@@ -476,17 +477,24 @@ def _read(ctx: Context, call: Any, *args: Any) -> tuple[Any, IoTError | None]:
 
 def upload(ctx: Context, target: Target) -> None:
     """The build's file to the device (or the copy already there)."""
-    earlier = list(target.steps.filter(kind=Step.Kind.UPLOAD).order_by("at", "pk"))
-    if earlier and earlier[-1].outcome in (Step.Outcome.UNKNOWN, Step.Outcome.PENDING):
+    ledger = list(
+        target.steps.filter(kind__in=[Step.Kind.UPLOAD, Step.Kind.FIND_EXISTING]).order_by(
+            "at", "pk"
+        )
+    )
+    last = ledger[-1] if ledger else None
+    if last and last.kind == Step.Kind.UPLOAD and last.outcome in (
+        Step.Outcome.UNKNOWN, Step.Outcome.PENDING,
+    ):  # fmt: skip
+        # Whether it arrived is read in the firmware list, never guessed.
         find_existing(ctx, target, "The upload's answer never came")
         return
+    earlier = [step for step in ledger if step.kind == Step.Kind.UPLOAD]
     if sum(s.outcome == Step.Outcome.ERROR for s in earlier) >= UPLOAD_TRIES:
         end(target, Target.State.FAILED, f"Upload failed: {earlier[-1].message}")
         return
     build = ctx.rollout.build
     step = _step(target, Step.Kind.UPLOAD)
-    from io import BytesIO
-
     content = ctx.content()
     sent = {
         "build": build.pk,
@@ -553,15 +561,12 @@ def find_existing(ctx: Context, target: Target, why: str) -> None:
     if match is None:
         # Not there: the unknown upload did not arrive; it is made again (a duplicate is
         # refused upstream, so this can never store it twice).
-        _note(
-            target,
-            Step.Kind.FIND_EXISTING,
-            Step.Outcome.WARNING,
-            f"{why + ': ' if why else ''}the build is not in the device's firmware list.",
-        )
-        Step.objects.filter(target=target, kind=Step.Kind.UPLOAD).exclude(
-            outcome=Step.Outcome.ERROR
-        ).update(outcome=Step.Outcome.ERROR)  # so the next upload is made
+        Step.objects.create(
+            target=target,
+            kind=Step.Kind.FIND_EXISTING,
+            outcome=Step.Outcome.WARNING,
+            message=f"{why + ': ' if why else ''}the build is not in the device's firmware list.",
+        )  # always kept (never merged with an earlier one): the next upload follows it
         _move(target, Target.State.UPLOADING)
         return
     fid = str(match.get("id") or "")[:20]

@@ -546,6 +546,33 @@ def test_the_report_has_a_row_per_device_with_its_steps(db, emulator, token_a, m
     assert counted["waiting"] == 2 and counted["total"] == 2 and counted["failures"] == 0
 
 
+def test_a_worker_killed_mid_upload_finds_the_copy_and_never_stores_it_twice(
+    worker, emulator, token_a, maintainer
+):
+    chosen = devices(emulator, 1)
+    uid = chosen[0][0]
+    emulator.set_fault("hang", path=f"{uid}/firmwares$", hang_seconds=4, count=1)
+    build = a_build(token_a)
+    rollout = planned(maintainer, token_a, build, chosen, canary=0, soak_seconds=0)
+    started(maintainer, rollout)
+    until(lambda: Step.objects.filter(target__device_uid=uid, kind=Step.Kind.UPLOAD).exists())
+    worker.kill()
+    worker.start(PORTAL_ROLLOUT_POLL_SECONDS=POLL)
+    ended(rollout, timeout=60)
+    target = rollout.targets.get()
+    assert target.state == Target.State.HEALTHY
+    assert target.steps.filter(kind=Step.Kind.UPLOAD).first().outcome == Step.Outcome.UNKNOWN
+    # The unknown upload was looked for before anything else was sent; then either found,
+    # or uploaded again (whichever of the two arrived second was refused as a duplicate).
+    kinds = [s.kind for s in target.steps.all()]
+    assert kinds[:2] == [Step.Kind.UPLOAD, Step.Kind.FIND_EXISTING]
+    copies = [fw for fw in emulator.state.list_firmwares(TOKEN_A, uid) if fw["md5"] == build.md5]
+    assert len(copies) == 1 and target.firmware_id == str(copies[0]["id"])
+    uploads = [e for e in emulator.request_log
+               if e["method"] == "POST" and e["path"].endswith(f"{uid}/firmwares")]  # fmt: skip
+    assert len(uploads) <= 2  # the hung one, and at most one refused as a duplicate
+
+
 @pytest.mark.skipif(not os.environ.get(ON_POSTGRES), reason="runs in the PostgreSQL run below")
 def test_two_workers_on_postgresql_share_a_rollout_and_trigger_each_device_once(
     worker, emulator, token_a, maintainer
