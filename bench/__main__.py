@@ -11,6 +11,7 @@ from bench import (
     device_page,
     firmware_upload,
     fleet_reboot,
+    rollout,
     shared_token,
     sign_in,
     worker_restart,
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "sign_in": sign_in,
     "worker_restart": worker_restart,
     "fleet_reboot": fleet_reboot,
+    "rollout": rollout,
 }
 
 

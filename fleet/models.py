@@ -199,11 +199,9 @@ class Build(models.Model):
     def in_use(self) -> bool:
         """Whether an active rollout uses this build (then it cannot be deleted).
 
-        Rollouts do not exist yet (issue 13's second part): nothing uses a build, so this is
-        False. The rollout model will answer here, e.g. with
-        `self.rollouts.filter(state__in=ACTIVE).exists()`.
+        Active: a rollout not yet done nor aborted (a draft too: it was planned with it).
         """
-        return False
+        return self.rollouts.filter(state__in=Rollout.ACTIVE).exists()
 
 
 class BuildFile(models.Model):
@@ -257,3 +255,259 @@ class Budget(models.Model):
 
     def __str__(self) -> str:
         return f"fleet budget of token {self.token_id}"
+
+
+# --- staged rollouts (issue 13; fleet/rollouts.py plans and steers them, fleet/rollout_engine.py
+# runs them) -----------------------------------------------------------------------------------
+
+
+class Rollout(models.Model):
+    """One library build going to many devices of one token's fleet, wave after wave.
+
+    States: planning (the worker reads each chosen device's detail) -> draft (planned, not
+    started) -> awaiting_approval (a second maintainer must
+    approve) -> scheduled (waits for start_at or its window) -> running <-> paused -> done,
+    or aborted from any state before done. The truth about each device is its Target and
+    the Target's Steps; a task only advances them (fleet/rollout_engine.py).
+    """
+
+    class State(models.TextChoices):
+        PLANNING = "planning", "Reading the devices"
+        DRAFT = "draft", "Draft"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        DONE = "done", "Done"
+        ABORTED = "aborted", "Aborted"
+
+    class Promote(models.TextChoices):
+        AUTO = "auto", "Automatically"
+        MANUAL = "manual", "When a maintainer promotes"
+
+    ACTIVE = (
+        State.PLANNING,
+        State.DRAFT,
+        State.AWAITING_APPROVAL,
+        State.SCHEDULED,
+        State.RUNNING,
+        State.PAUSED,
+    )
+    ENDED = (State.DONE, State.ABORTED)
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="rollouts")
+    token_label = models.CharField(max_length=100, blank=True)  # as it was when planned
+    # RESTRICT: a build an existing rollout names is not deleted (but a token's whole fleet is).
+    # None for a rollback: each device goes back to its own previous build (Target.target_md5).
+    build = models.ForeignKey(
+        Build, on_delete=models.RESTRICT, null=True, blank=True, related_name="rollouts"
+    )
+    state = models.CharField(
+        max_length=20, choices=State.choices, default=State.DRAFT, db_index=True
+    )
+    # Waves: a canary of `canary` devices (0: none), then cumulative percentages of the
+    # devices to update, e.g. [10, 50, 100]: wave 1 brings the share done to 10 %, ...
+    canary = models.PositiveIntegerField(default=1)
+    percents = models.JSONField(default=list, blank=True)
+    promote = models.CharField(max_length=10, choices=Promote.choices, default=Promote.AUTO)
+    # A wave passes when at least this share of its devices is healthy.
+    pass_percent = models.PositiveSmallIntegerField(default=100)
+    soak_seconds = models.PositiveIntegerField(default=300)
+    # The failure threshold: pauses the rollout by itself. A count over the rollout (since
+    # the last resume) and/or a share of one wave; None: no such limit.
+    max_failures = models.PositiveIntegerField(null=True, blank=True)
+    max_failure_percent = models.PositiveSmallIntegerField(null=True, blank=True)
+    failure_base = models.PositiveIntegerField(default=0)  # failures counted before a resume
+    # How long a device offline when its turn comes is waited for; how long a triggered
+    # device may take to report the target (and an offline one to come back) before it is
+    # timed out (online) or needs a visit (offline).
+    offline_wait_seconds = models.PositiveIntegerField(default=3600)
+    follow_timeout_seconds = models.PositiveIntegerField(default=900)
+    # Optional schedule: not before start_at; only inside the window (days 0=Monday..6,
+    # hours [start, end) in window_tz; end <= start spans midnight). Empty days: any day.
+    start_at = models.DateTimeField(null=True, blank=True)
+    window_days = models.JSONField(default=list, blank=True)
+    window_start_hour = models.PositiveSmallIntegerField(null=True, blank=True)
+    window_end_hour = models.PositiveSmallIntegerField(null=True, blank=True)
+    window_tz = models.CharField(max_length=64, blank=True, default="UTC")
+    needs_approval = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=150, blank=True)
+    created_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    approved_by_name = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rollback_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="rollbacks"
+    )
+    paused_reason = models.CharField(max_length=500, blank=True)
+    # The worker whose task advances it last said so then (fleet.engine.revive re-enqueues a
+    # running rollout no live worker advances).
+    advanced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"rollout {self.pk} of {self.build or 'previous builds'}"
+
+
+class Wave(models.Model):
+    """One stage of a rollout: number 0 is the canary (when there is one), then 1, 2, ..."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"  # ended with too few healthy devices
+        PAUSED = "paused", "Paused"  # the failure threshold was reached in it
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="waves")
+    number = models.PositiveSmallIntegerField()
+    percent = models.PositiveSmallIntegerField(null=True, blank=True)  # None: the canary
+    size = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    promoted_by_name = models.CharField(max_length=150, blank=True)  # a manual promote
+
+    class Meta:
+        ordering = ["rollout", "number"]
+        constraints = [
+            models.UniqueConstraint("rollout", "number", name="fleet_wave_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return "the canary" if self.percent is None else f"wave {self.number} ({self.percent} %)"
+
+
+class Target(models.Model):
+    """One device in one rollout, and the truth about it.
+
+        waiting -> uploading -> targeting -> triggering -> following -> soaking -> healthy
+        following -> failed | timed_out | needs_visit        (any write step -> failed)
+        waiting -> missed (offline past the deadline) | cancelled (aborted before its turn)
+        checking -> excluded | skipped | waiting: planning reads its detail (chip mismatch or
+            unreadable; already running the build; to update)
+
+    `claimed_by` is the worker working its next step right now; `next_check_at` when its
+    next step is due.
+    """
+
+    class State(models.TextChoices):
+        CHECKING = "checking", "Being checked"
+        EXCLUDED = "excluded", "Excluded"
+        SKIPPED = "skipped", "Already running it"
+        WAITING = "waiting", "Waiting"
+        UPLOADING = "uploading", "Uploading"
+        TARGETING = "targeting", "Setting target"
+        TRIGGERING = "triggering", "Starting update"
+        FOLLOWING = "following", "Following"
+        SOAKING = "soaking", "Soaking"
+        HEALTHY = "healthy", "Healthy"
+        FAILED = "failed", "Failed"
+        TIMED_OUT = "timed_out", "Timed out"
+        NEEDS_VISIT = "needs_visit", "Needs a visit"
+        MISSED = "missed", "Offline: not updated"
+        CANCELLED = "cancelled", "Not started"
+        UNKNOWN = "unknown", "Outcome unknown"
+
+    FAILURES = (State.FAILED, State.TIMED_OUT, State.NEEDS_VISIT)
+    FINAL = (
+        State.EXCLUDED, State.SKIPPED, State.HEALTHY, State.FAILED, State.TIMED_OUT,
+        State.NEEDS_VISIT, State.MISSED, State.CANCELLED, State.UNKNOWN,
+    )  # fmt: skip
+    BEFORE_TRIGGER = (State.WAITING, State.UPLOADING, State.TARGETING, State.TRIGGERING)
+    IN_FLIGHT = (State.FOLLOWING, State.SOAKING)
+
+    rollout = models.ForeignKey(Rollout, on_delete=models.CASCADE, related_name="targets")
+    wave = models.ForeignKey(
+        Wave, on_delete=models.SET_NULL, null=True, blank=True, related_name="targets"
+    )
+    position = models.PositiveIntegerField(default=0)
+    device_uid = models.CharField(max_length=100)
+    device_name = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.WAITING)
+    chip = models.CharField(max_length=40, blank=True)  # the device's, from its detail
+    target_md5 = models.CharField(max_length=32)  # what it must run: the build's, or a rollback's
+    # What it ran before (from its detail when planned): a rollback's build.
+    previous_md5 = models.CharField(max_length=32, blank=True)
+    previous_firmware_id = models.CharField(max_length=20, blank=True)
+    previous_version = models.CharField(max_length=50, blank=True)
+    # The build's copy on the device upstream (upload's answer or its firmware list).
+    firmware_id = models.CharField(max_length=20, blank=True)
+    firmware_md5 = models.CharField(max_length=32, blank=True)
+    # The last detail read: for "needs a visit".
+    last_ip = models.CharField(max_length=100, blank=True)
+    last_rssi = models.IntegerField(null=True, blank=True)
+    description = models.CharField(max_length=1000, blank=True)
+    last_seen_at = models.CharField(max_length=40, blank=True)  # as the upstream said it
+    seen_offline = models.BooleanField(default=False)  # since its trigger
+    # Its update was seen under way since the trigger (meta.ota_status not an ended word, or
+    # not ended before it): an ended status then means this update ended.
+    seen_updating = models.BooleanField(default=False)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    next_check_at = models.DateTimeField(null=True, blank=True)
+    deadline = models.DateTimeField(null=True, blank=True)  # of its current wait
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    why = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint("rollout", "device_uid", name="fleet_target_unique_device")
+        ]
+        indexes = [models.Index(fields=["rollout", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.device_uid}: {self.state}"
+
+
+class Step(models.Model):
+    """The ledger of one target, in order. A write step is recorded (outcome `pending`, with
+    its worker) in its own committed transaction before its call, then its answer; a worker
+    killed in between leaves it `pending` until revive makes it `unknown`."""
+
+    class Kind(models.TextChoices):
+        READ = "read", "Read detail"
+        UPLOAD = "upload", "Upload"
+        FIND_EXISTING = "find_existing", "Find the copy already uploaded"
+        SET_TARGET = "set_target", "Set target"
+        TRIGGER = "trigger", "Start update"
+        POLL = "poll", "Follow"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "In flight"
+        OK = "ok", "OK"
+        WARNING = "warning", "Refused"
+        ERROR = "error", "Failed"
+        UNKNOWN = "unknown", "Outcome unknown"
+
+    WRITES = (Kind.UPLOAD, Kind.SET_TARGET, Kind.TRIGGER)
+
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="steps")
+    kind = models.CharField(max_length=14, choices=Kind.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    message = models.CharField(max_length=500, blank=True)  # the upstream's, or what was seen
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+    audit = models.ForeignKey(
+        AuditEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["target", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.outcome}"

@@ -39,6 +39,15 @@ ACTION_WORDS: dict[str, str] = {
     "library.delete": "Deleted a build from the firmware library",
     "library.check": "Checked a file for the firmware library",  # recorded when refused
     "library.find": "Looked for a library build on the devices",  # recorded when refused
+    # Rollouts (fleet/rollouts.py): their devices' writes use the firmware codes below
+    "rollout.plan": "Planned a rollout",
+    "rollout.start": "Started a rollout",
+    "rollout.approve": "Approved a rollout",
+    "rollout.pause": "Paused a rollout",
+    "rollout.resume": "Resumed a rollout",
+    "rollout.abort": "Aborted a rollout",
+    "rollout.promote": "Promoted a rollout to its next wave",
+    "rollout.rollback": "Rolled back a rollout's failed devices",
     # Firmware (firmware/)
     "firmware.check": "Checked firmware file",
     "firmware.upload": "Uploaded firmware",

@@ -308,6 +308,13 @@ PORTAL_FLEET_WORKER_TIMEOUT = env_float("PORTAL_FLEET_WORKER_TIMEOUT", 30.0, min
 PORTAL_FLEET_RECHECK_SECONDS = env_float("PORTAL_FLEET_RECHECK_SECONDS", 15.0, minimum=0.1)
 # The longest a job waits for offline devices to come back, when asked to (minutes).
 PORTAL_FLEET_MAX_WAIT_MINUTES = env_int("PORTAL_FLEET_MAX_WAIT_MINUTES", 60, minimum=1)
+# Rollouts (fleet/rollout_engine.py): how often a device being followed is read (seconds), and
+# above how many devices a rollout needs a second maintainer's approval (0: never).
+PORTAL_ROLLOUT_POLL_SECONDS = env_float("PORTAL_ROLLOUT_POLL_SECONDS", 10.0, minimum=0.05)
+PORTAL_ROLLOUT_APPROVAL_ABOVE = env_int("PORTAL_ROLLOUT_APPROVAL_ABOVE", 0, minimum=0)
+# Devices of one rollout between their first step and their end at once (over every worker):
+# what bounds the follow reads in flight, and the failures a threshold can be overrun by.
+PORTAL_ROLLOUT_MAX_ACTIVE = env_int("PORTAL_ROLLOUT_MAX_ACTIVE", 20, minimum=1)
 PORTAL_AUDIT_RETENTION_DAYS = env_int("PORTAL_AUDIT_RETENTION_DAYS", 365, minimum=1)
 
 # Error reports (the technical 500 page in DEBUG, the admin mails) never show a token.

@@ -221,7 +221,7 @@ def test_every_action_the_portal_records_has_words():
 
     root = Path(__file__).resolve().parents[1]
     pattern = re.compile(
-        r"""["']((?:auth|audit|button|device|firmware|token|user|fleet|tag|library)\.[a-z_]+)["']"""
+        r"""["']((?:auth|audit|button|device|firmware|token|user|fleet|tag|library|rollout)\.[a-z_]+)["']"""
     )
     found: set[str] = set()
     for folder in ("portal", "devices", "firmware", "fleet"):

@@ -17,7 +17,7 @@ from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as BaseWorker
 from django_tasks_db.management.commands.db_worker import Worker as BaseWorkerLoop
 
-from fleet import engine
+from fleet import engine, rollout_engine
 
 logger = logging.getLogger("portal.fleet")
 
@@ -31,6 +31,11 @@ def keep_alive(stop: threading.Event) -> None:
             settled = engine.revive()
             if settled:
                 logger.warning("%s calls left in flight by a dead worker are now unknown", settled)
+            steps = rollout_engine.revive()
+            if steps:
+                logger.warning(
+                    "%s rollout steps left in flight by a dead worker are unknown", steps
+                )
         except Exception:  # a database hiccup must not end the worker: the next round retries
             logger.exception("fleet keep-alive failed")
         finally:
@@ -41,10 +46,12 @@ def keep_alive(stop: threading.Event) -> None:
 class StoppingWorker(BaseWorkerLoop):
     """django-tasks-db's worker loop; asked to stop (SIGTERM, SIGINT), it also tells fleet
     work to start nothing new: the job's task ends after its calls in flight, and the job goes
-    back in the queue (fleet.engine.stopping)."""
+    back in the queue (fleet.engine.stopping, fleet.rollout_engine.STOPPING)."""
 
     def shutdown(self, signum: int, frame: Any) -> None:
         engine.stopping.set()
+        # A rollout being advanced stops between two steps and goes back in the queue.
+        rollout_engine.STOPPING.set()
         super().shutdown(signum, frame)
 
 
