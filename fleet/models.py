@@ -337,7 +337,7 @@ class Rollout(models.Model):
 
 
 class Wave(models.Model):
-    """One stage of a rollout: number 0 is the canary (when there is one)."""
+    """One stage of a rollout: number 0 is the canary (when there is one), then 1, 2, ..."""
 
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -362,7 +362,7 @@ class Wave(models.Model):
         ]
 
     def __str__(self) -> str:
-        return "canary" if self.percent is None else f"wave {self.number} ({self.percent} %)"
+        return "the canary" if self.percent is None else f"wave {self.number} ({self.percent} %)"
 
 
 class Target(models.Model):
@@ -425,6 +425,9 @@ class Target(models.Model):
     description = models.CharField(max_length=1000, blank=True)
     last_seen_at = models.CharField(max_length=40, blank=True)  # as the upstream said it
     seen_offline = models.BooleanField(default=False)  # since its trigger
+    # Its update was seen under way since the trigger (meta.ota_status not an ended word, or
+    # not ended before it): an ended status then means this update ended.
+    seen_updating = models.BooleanField(default=False)
     claimed_by = models.CharField(max_length=64, blank=True)
     next_check_at = models.DateTimeField(null=True, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)  # of its current wait

@@ -1,7 +1,866 @@
-"""Running a rollout (stub while the models settle; see fleet/rollouts.py)."""
+"""Running a rollout: its waves, and each device's steps in order, exactly once.
+
+A task (fleet/tasks.py `advance_rollout`) calls `advance(rollout_id)`; any number of workers
+may advance the same rollout at once, each claiming devices (Targets) the others have not.
+The truth lives in the rows (fleet/models.py), never in the task: a worker killed at any
+moment loses nothing.
+
+Per device, one step at a time, each claimed before it is made:
+
+- the Target is claimed (`claimed_by`, select_for_update skip_locked) in its own committed
+  transaction; only its claimant moves it on, and releases it with its next check time;
+- each write (upload, set target, trigger) is first recorded as a Step `pending` with the
+  worker's id, committed, then made through the core's write path (portal.outcomes.perform:
+  one audit row, `firmware.upload`, `firmware.set_target`, `firmware.ota`, with the rollout's
+  id in what was sent), then its answer is recorded on the Step;
+- every upstream call goes through fleet.budget.slot(token id); a 429 pauses the token's
+  fleet work (budget.pause) and the step is made again after it (the upstream said no: nothing
+  happened).
+
+The OTA trigger is sent at most once per device per rollout: a trigger step that is pending
+(its worker died), unknown, failed without an answer or accepted is never followed by
+another; only a refusal by the upstream (offline, throttled) lets it be sent again. A worker
+killed between the claim and the answer leaves the step pending; `revive()` makes it unknown
+and frees the device, and the device is then followed from its detail.
+
+Following a triggered device reads its detail every PORTAL_ROLLOUT_POLL_SECONDS:
+
+- it runs the target md5 and is online: soaking; still online and on it after soak_seconds:
+  healthy (a drop during the soak sends it back to following);
+- it comes back on its old build (it was seen offline or restarting since the trigger, or
+  its `meta.ota_status` says the update ended, and it runs the md5 it ran before): failed;
+- the follow timeout passes while it is online on the old build: timed out (it stopped
+  reporting progress); while it is offline: needs a visit (last address, RSSI, description
+  kept).
+
+Waves: the first pending wave starts when the rollout runs; a wave passes when every device
+of it has ended and at least `pass_percent` of them are healthy; the next starts then (auto)
+or when a maintainer promotes (manual). The failure threshold (failed, timed out, needs a
+visit: a count since the last resume, or a share of the wave) pauses the rollout within the
+wave where it is reached: nothing new is triggered, devices in flight are followed to their
+end, the next wave never starts.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from fleet import budget, engine, rollouts
+from fleet.library import md5_in
+from fleet.models import BuildFile, Rollout, Step, Target, Wave, Worker
+from portal import display, storable
+from portal.iot import IoTClient, IoTError, OutcomeUnknown, RateLimited, UpstreamUnavailable
+from portal.outcomes import Actor, Done, Outcome, perform
+
+logger = logging.getLogger("portal.fleet")
+
+DUPLICATE = "This firmware file is already uploaded."
+UPLOAD_TRIES = 3  # upload or set target answers of failure before the device is failed
+STALE = "The worker making this step stopped before an answer came: the device may or may not have acted on it."  # noqa: E501
+OFFLINE_WORDS = {"offline", "reconnecting", "disconnected"}
+ENDED_OTA = {"done", "failed", "error", "aborted"}
+# Set when this worker was asked to stop (SIGTERM, see fleet/management/commands/db_worker.py):
+# a rollout being advanced is left between two steps and queued for the next worker.
+STOPPING = threading.Event()
+
+
+class Context:
+    """What one worker needs to work a rollout: its clients and its actor."""
+
+    def __init__(self, rollout: Rollout) -> None:
+        self.rollout = rollout
+        self.actor = Actor(user=rollout.created_by, ip=rollout.created_ip)
+        token = rollout.token
+        self.writer: IoTClient | None = None
+        self.reader: IoTClient | None = None
+        if token is not None:
+            try:
+                value = token.value()
+            except Exception:
+                logger.error("rollout %s: token %s cannot be decrypted", rollout.pk, token.label)
+            else:
+                # Writes forget the pages' cached reads of the token; follow reads are never
+                # cached (a device's progress is what they are for).
+                self.writer = IoTClient(value, cache_id=token.pk)
+                self.reader = IoTClient(value, cache_id=None)
+        self._content: bytes | None = None
+
+    def content(self) -> bytes:
+        if self._content is None:
+            self._content = bytes(BuildFile.objects.get(build_id=self.rollout.build_id).content)
+        return self._content
+
+
+def poll_seconds() -> float:
+    return settings.PORTAL_ROLLOUT_POLL_SECONDS
+
+
+# --- the task -------------------------------------------------------------------------------
+
 
 def advance(rollout_id: int) -> None:
-    """Advance one rollout until nothing is left to do now."""
+    """Work on one rollout until nothing is left that this worker can do now."""
+    engine.alive()
+    rollout = Rollout.objects.select_related("token", "build", "created_by").filter(pk=rollout_id)
+    rollout = rollout.first()
+    if rollout is None:
+        return
+    ctx = Context(rollout)
+    last_alive = last_mark = time.monotonic()
+    while True:
+        if STOPPING.is_set():
+            rollouts.enqueue(rollout)  # the next worker (or this one, restarted) goes on
+            return
+        if time.monotonic() - last_alive > settings.PORTAL_FLEET_WORKER_TIMEOUT / 4:
+            engine.alive()
+            last_alive = time.monotonic()
+        state = Rollout.objects.filter(pk=rollout_id).values_list("state", flat=True).first()
+        if state is None or state in (Rollout.State.DRAFT, Rollout.State.AWAITING_APPROVAL):
+            return
+        if state == Rollout.State.SCHEDULED and not _begin_scheduled(rollout):
+            return
+        ctx.rollout.refresh_from_db()
+        if time.monotonic() - last_mark > 5:  # for the pages: advanced how long ago
+            Rollout.objects.filter(pk=rollout_id).update(advanced_at=timezone.now())
+            last_mark = time.monotonic()
+        target = claim(ctx.rollout)
+        if target is None:
+            open_waves(ctx.rollout)  # the current wave may have ended: judge it, open the next
+            ctx.rollout.refresh_from_db()
+            target = claim(ctx.rollout)
+        if target is not None:
+            try:
+                work(ctx, target)
+            finally:
+                release(target)
+            continue
+        wait = _next_due(ctx.rollout)
+        if wait is None:
+            if _later(ctx.rollout):
+                return
+            finish(ctx.rollout)
+            return
+        time.sleep(max(0.02, min(wait, 1.0)))
+
+
+def _begin_scheduled(rollout: Rollout) -> bool:
+    """A scheduled rollout whose time came runs now (True); else it is queued for then."""
+    now = timezone.now()
+    if rollout.start_at and rollout.start_at > now:
+        rollouts.enqueue(rollout, run_after=rollout.start_at)
+        return False
+    Rollout.objects.filter(pk=rollout.pk, state=Rollout.State.SCHEDULED).update(
+        state=Rollout.State.RUNNING, started_at=now
+    )
+    return True
+
+
+def _later(rollout: Rollout) -> bool:
+    """Nothing is due now but the rollout waits for its window: queued again for later
+    (True). Devices in flight would have been due, so none are."""
+    rollout.refresh_from_db()
+    if rollout.state != Rollout.State.RUNNING or rollouts.in_window(rollout):
+        return False
+    if not rollout.targets.filter(state__in=Target.BEFORE_TRIGGER, wave__state=Wave.State.RUNNING):
+        return False
+    rollouts.enqueue(rollout, run_after=timezone.now() + timedelta(seconds=60))
+    return True
+
+
+def claimable(rollout: Rollout) -> Q:
+    """Targets whose next step may be made now by whoever claims them."""
+    followed = Q(state__in=Target.IN_FLIGHT)
+    # A trigger already recorded (even unknown) is followed, never sent again: due always.
+    followed |= Q(state=Target.State.TRIGGERING, triggered_at__isnull=False)
+    if rollout.state == Rollout.State.ABORTED:
+        # Those not triggered yet are settled as not started.
+        return followed | Q(state__in=Target.BEFORE_TRIGGER)
+    if rollout.state == Rollout.State.RUNNING and rollouts.in_window(rollout):
+        started = Q(state__in=Target.BEFORE_TRIGGER[1:], wave__state=Wave.State.RUNNING)
+        active = Target.objects.filter(rollout=rollout).filter(
+            Q(state__in=Target.BEFORE_TRIGGER[1:]) | Q(state__in=Target.IN_FLIGHT)
+        )
+        if active.count() < settings.PORTAL_ROLLOUT_MAX_ACTIVE:
+            started |= Q(state=Target.State.WAITING, wave__state=Wave.State.RUNNING)
+        return followed | started
+    return followed
+
+
+def claim(rollout: Rollout) -> Target | None:
+    """The next due target of this rollout, now this worker's (or None)."""
+    now = timezone.now()
+    with transaction.atomic():
+        due = (
+            Target.objects.filter(rollout=rollout, claimed_by="")
+            .filter(claimable(rollout))
+            .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
+        )
+        target = due.select_for_update(skip_locked=True, of=("self",)).order_by(
+            "next_check_at", "position"
+        )
+        target = target.first()
+        if target is None:
+            return None
+        target.claimed_by = engine.worker_id()
+        target.save(update_fields=["claimed_by"])
+        return target
+
+
+def release(target: Target) -> None:
+    Target.objects.filter(pk=target.pk, claimed_by=engine.worker_id()).update(claimed_by="")
+
+
+def _next_due(rollout: Rollout) -> float | None:
+    """Seconds before a target of this rollout may be due (None: none will be by itself)."""
+    pending = Target.objects.filter(rollout=rollout).filter(claimable(rollout))
+    if not pending.exists():
+        # Another worker's claim ends with a next check: wait for it too.
+        if Target.objects.filter(rollout=rollout).exclude(claimed_by="").exists():
+            return poll_seconds()
+        return None
+    soonest = pending.aggregate(at=Min("next_check_at"))["at"]
+    if soonest is None:
+        return 0.05 if pending.filter(claimed_by="").exists() else poll_seconds()
+    return max(0.0, (soonest - timezone.now()).total_seconds())
+
+
+# --- waves ----------------------------------------------------------------------------------
+
+
+def open_waves(rollout: Rollout) -> None:
+    """Judge the current wave when its devices have ended; start the next when allowed."""
+    if rollout.state != Rollout.State.RUNNING:
+        return
+    with transaction.atomic():
+        locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
+        if locked.state != Rollout.State.RUNNING:
+            return
+        waves = list(locked.waves.order_by("number"))
+        current = next((w for w in waves if w.state == Wave.State.RUNNING), None)
+        if current is not None:
+            if current.targets.exclude(state__in=Target.FINAL).exists():
+                return
+            judge(locked, current)
+            if locked.state != Rollout.State.RUNNING:
+                return
+        if any(w.state in (Wave.State.RUNNING, Wave.State.PAUSED) for w in waves):
+            return
+        pending = [w for w in waves if w.state == Wave.State.PENDING]
+        if not pending:
+            return
+        first = pending[0].number == waves[0].number
+        if first or locked.promote == Rollout.Promote.AUTO:
+            nxt = pending[0]
+            nxt.state, nxt.started_at = Wave.State.RUNNING, timezone.now()
+            nxt.save(update_fields=["state", "started_at"])
+
+
+def judge(rollout: Rollout, wave: Wave) -> None:
+    """A wave whose devices all ended: passed, or failed (too few healthy: paused)."""
+    total = wave.targets.count()
+    healthy = wave.targets.filter(state=Target.State.HEALTHY).count()
+    needed = math.ceil(total * rollout.pass_percent / 100)
+    wave.ended_at = timezone.now()
+    if healthy >= needed:
+        wave.state = Wave.State.PASSED
+        wave.save(update_fields=["state", "ended_at"])
+        return
+    wave.state = Wave.State.FAILED
+    wave.save(update_fields=["state", "ended_at"])
+    _auto_pause(
+        rollout,
+        f"{wave} ended with {healthy} of {total} devices healthy; it needs "
+        f"{rollout.pass_percent} % ({needed}).",
+    )
+
+
+def threshold(rollout_id: int, wave_id: int | None) -> None:
+    """After a device failed: pause the rollout if its failure threshold is reached."""
+    with transaction.atomic():
+        locked = Rollout.objects.select_for_update().get(pk=rollout_id)
+        if locked.state != Rollout.State.RUNNING:
+            return
+        failed = rollouts.failures(locked) - locked.failure_base
+        reason = ""
+        if locked.max_failures is not None and failed >= locked.max_failures:
+            reason = f"{failed} devices failed: the threshold is {locked.max_failures}."
+        wave = Wave.objects.filter(pk=wave_id).first() if wave_id else None
+        if not reason and wave is not None and locked.max_failure_percent is not None:
+            in_wave = wave.targets.filter(state__in=Target.FAILURES).count()
+            if wave.size and in_wave * 100 >= locked.max_failure_percent * wave.size:
+                reason = (
+                    f"{in_wave} of {wave.size} devices of {wave} failed: the threshold is "
+                    f"{locked.max_failure_percent} % of a wave."
+                )
+        if not reason:
+            return
+        if wave is not None and wave.state == Wave.State.RUNNING:
+            wave.state = Wave.State.PAUSED
+            wave.save(update_fields=["state"])
+        _auto_pause(locked, reason)
+
+
+def _auto_pause(locked: Rollout, reason: str) -> None:
+    """The rollout pauses by itself (called under its row lock): one `rollout.pause` row."""
+
+    def change() -> Done:
+        locked.state = Rollout.State.PAUSED
+        locked.paused_reason = storable.text(f"Paused by itself: {reason}", 500)
+        locked.save(update_fields=["state", "paused_reason"])
+        return Done(message=locked.paused_reason)
+
+    perform(
+        Actor(user=None),
+        "rollout.pause",
+        change,
+        sent={"rollout": locked.pk, "automatic": True, "reason": reason},
+    )
+
+
+def finish(rollout: Rollout) -> None:
+    """Done when every wave passed and no device is left (an aborted one stays aborted)."""
+    with transaction.atomic():
+        locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
+        if locked.state != Rollout.State.RUNNING:
+            return
+        if locked.waves.exclude(state=Wave.State.PASSED).exists():
+            return
+        if locked.targets.exclude(state__in=Target.FINAL).exists():
+            return
+        locked.state, locked.finished_at = Rollout.State.DONE, timezone.now()
+        locked.save(update_fields=["state", "finished_at"])
+
+
+# --- one device's step ----------------------------------------------------------------------
+
+
+def work(ctx: Context, target: Target) -> None:
+    """Make the target's next step (it is claimed by this worker)."""
+    rollout = ctx.rollout
+    aborted = rollout.state == Rollout.State.ABORTED
+    untouched = target.triggered_at is None and not _triggered(target)
+    if aborted and target.state in Target.BEFORE_TRIGGER and untouched:
+        end(target, Target.State.CANCELLED, "The rollout was aborted before its update.")
+        return
+    if ctx.writer is None or ctx.reader is None:
+        end(target, Target.State.FAILED, "The rollout's API token is gone or cannot be read.")
+        return
+    if target.started_at is None:
+        target.started_at = timezone.now()
+        _save(target, "started_at")
+    if target.state == Target.State.WAITING:
+        nxt = Target.State.UPLOADING if rollout.build_id else Target.State.TARGETING
+        _move(target, nxt)
+    state = target.state
+    if state == Target.State.UPLOADING:
+        upload(ctx, target)
+    elif state == Target.State.TARGETING:
+        set_target(ctx, target)
+    elif state == Target.State.TRIGGERING:
+        trigger(ctx, target)
+    elif state in Target.IN_FLIGHT:
+        follow(ctx, target)
+
+
+def _save(target: Target, *fields: str) -> None:
+    values = {name: getattr(target, name) for name in fields}
+    Target.objects.filter(pk=target.pk, claimed_by=engine.worker_id()).update(**values)
+
+
+def _move(target: Target, state: str, *, why: str | None = None, after: float = 0, **more: Any):
+    target.state = state
+    target.next_check_at = timezone.now() + timedelta(seconds=after) if after else None
+    fields = ["state", "next_check_at"]
+    if why is not None:
+        target.why = storable.text(why, 500)
+        fields.append("why")
+    for name, value in more.items():
+        setattr(target, name, value)
+        fields.append(name)
+    _save(target, *fields)
+
+
+def end(target: Target, state: str, why: str) -> None:
+    """The device's part has ended; a failure may pause the rollout."""
+    _move(target, state, why=why, finished_at=timezone.now())
+    if state in Target.FAILURES:
+        threshold(target.rollout_id, target.wave_id)
+
+
+def _step(target: Target, kind: str) -> Step:
+    """A write step recorded as in flight, committed before its call."""
+    with transaction.atomic():
+        return Step.objects.create(target=target, kind=kind, claimed_by=engine.worker_id())
+
+
+def _answer(step: Step, outcome: Outcome | None = None, *, result: str = "", message: str = ""):
+    if outcome is not None:
+        result = result or {
+            "success": Step.Outcome.OK,
+            "warning": Step.Outcome.WARNING,
+            "unknown": Step.Outcome.UNKNOWN,
+        }.get(outcome.level, Step.Outcome.ERROR)
+        message = message or outcome.message
+        step.audit = outcome.event
+        step.status_code = getattr(outcome.error, "status", None)
+    step.outcome = result
+    step.message = storable.text(message, 500)
+    Step.objects.filter(pk=step.pk, outcome=Step.Outcome.PENDING).update(
+        outcome=step.outcome,
+        message=step.message,
+        audit=step.audit,
+        status_code=step.status_code,
+    )
+
+
+def _note(target: Target, kind: str, result: str, message: str) -> None:
+    """A read in the ledger (no audit row: a read is no write), kept only when it says
+    something new, so following a device does not fill its ledger."""
+    message = storable.text(message, 500)
+    last = target.steps.order_by("-at", "-pk").first()
+    if last and last.kind == kind and last.message == message and last.outcome == result:
+        return
+    Step.objects.create(target=target, kind=kind, outcome=result, message=message)
+
+
+def _throttled(ctx: Context, target: Target, error: IoTError | None) -> bool:
+    if not isinstance(error, RateLimited):
+        return False
+    seconds = error.retry_after or 60
+    budget.pause(ctx.rollout.token_id, seconds)
+    _move(target, target.state, after=seconds)
+    return True
+
+
+def _write(ctx: Context, target: Target, action: str, call: Any, sent: dict[str, Any], **kw):
+    with budget.slot(ctx.rollout.token_id):
+        return perform(
+            ctx.actor,
+            action,
+            call,
+            device_uid=target.device_uid,
+            device_name=target.device_name,
+            sent={"rollout": ctx.rollout.pk, **sent},
+            **kw,
+        )
+
+
+def _read(ctx: Context, call: Any, *args: Any) -> tuple[Any, IoTError | None]:
+    with budget.slot(ctx.rollout.token_id):
+        try:
+            return call(*args), None
+        except IoTError as error:
+            return None, error
+
+
+def upload(ctx: Context, target: Target) -> None:
+    """The build's file to the device (or the copy already there)."""
+    earlier = list(target.steps.filter(kind=Step.Kind.UPLOAD).order_by("at", "pk"))
+    if earlier and earlier[-1].outcome in (Step.Outcome.UNKNOWN, Step.Outcome.PENDING):
+        find_existing(ctx, target, "The upload's answer never came")
+        return
+    if sum(s.outcome == Step.Outcome.ERROR for s in earlier) >= UPLOAD_TRIES:
+        end(target, Target.State.FAILED, f"Upload failed: {earlier[-1].message}")
+        return
+    build = ctx.rollout.build
+    step = _step(target, Step.Kind.UPLOAD)
+    from io import BytesIO
+
+    content = ctx.content()
+    sent = {
+        "build": build.pk,
+        "name": build.name,
+        "version": build.version,
+        "bytes": len(content),
+        "md5": build.md5,
+    }
+
+    def call() -> Any:
+        return ctx.writer.upload_firmware(
+            target.device_uid,
+            name=build.name,
+            version=build.version,
+            notes=build.notes,
+            file=BytesIO(content),
+            filename=build.filename or "firmware.bin",
+            size=len(content),
+        )
+
+    outcome = _write(ctx, target, "firmware.upload", call, sent, success="Uploaded.")
+    error = outcome.error
+    if outcome.ok:
+        fw = outcome.answer if isinstance(outcome.answer, dict) else {}
+        upstream = md5_in(fw)
+        if upstream and upstream != target.target_md5:
+            _answer(
+                step,
+                outcome,
+                result=Step.Outcome.ERROR,
+                message=f"The device service reports md5 {upstream}, not {target.target_md5}.",
+            )
+            end(target, Target.State.FAILED, "The upload arrived damaged (another md5).")
+            return
+        _answer(step, outcome, message=f"Uploaded, firmware id {fw.get('id')}.")
+        _move(
+            target,
+            Target.State.TARGETING,
+            firmware_id=str(fw.get("id") or "")[:20],
+            firmware_md5=upstream or target.target_md5,
+        )
+    elif error is not None and error.message.strip() == DUPLICATE:
+        _answer(step, outcome, result=Step.Outcome.OK, message=error.message)
+        find_existing(ctx, target, "")
+    elif _throttled(ctx, target, error):
+        _answer(step, outcome)
+    elif outcome.unknown:
+        _answer(step, outcome)
+        find_existing(ctx, target, "The upload's answer never came")
+    else:
+        _answer(step, outcome)
+        _move(target, Target.State.UPLOADING, after=poll_seconds())
+
+
+def find_existing(ctx: Context, target: Target, why: str) -> None:
+    """Read the device's firmware list for the build's copy: its id and md5."""
+    firmwares, error = _read(ctx, ctx.reader.list_firmwares, target.device_uid)
+    if error is not None:
+        _note(target, Step.Kind.FIND_EXISTING, Step.Outcome.ERROR, error.message)
+        if not _throttled(ctx, target, error):
+            _move(target, target.state, after=poll_seconds())
+        return
+    match = next((fw for fw in firmwares if md5_in(fw) == target.target_md5), None)
+    if match is None:
+        # Not there: the unknown upload did not arrive; it is made again (a duplicate is
+        # refused upstream, so this can never store it twice).
+        _note(
+            target,
+            Step.Kind.FIND_EXISTING,
+            Step.Outcome.WARNING,
+            f"{why + ': ' if why else ''}the build is not in the device's firmware list.",
+        )
+        Step.objects.filter(target=target, kind=Step.Kind.UPLOAD).exclude(
+            outcome=Step.Outcome.ERROR
+        ).update(outcome=Step.Outcome.ERROR)  # so the next upload is made
+        _move(target, Target.State.UPLOADING)
+        return
+    fid = str(match.get("id") or "")[:20]
+    _note(
+        target,
+        Step.Kind.FIND_EXISTING,
+        Step.Outcome.OK,
+        f"Already uploaded: firmware id {fid}, md5 {target.target_md5}.",
+    )
+    _move(target, Target.State.TARGETING, firmware_id=fid, firmware_md5=target.target_md5)
+
+
+def set_target(ctx: Context, target: Target) -> None:
+    earlier = list(target.steps.filter(kind=Step.Kind.SET_TARGET))
+    if sum(s.outcome == Step.Outcome.ERROR for s in earlier) >= UPLOAD_TRIES:
+        end(target, Target.State.FAILED, f"Setting the target failed: {earlier[-1].message}")
+        return
+    step = _step(target, Step.Kind.SET_TARGET)
+    sent = {"md5": target.target_md5, "firmware_id": target.firmware_id}
+    outcome = _write(
+        ctx,
+        target,
+        "firmware.set_target",
+        lambda: ctx.writer.set_target(target.device_uid, target.target_md5),
+        sent,
+        success="Firmware assigned to device.",
+    )
+    _answer(step, outcome)
+    if outcome.ok or outcome.unknown:
+        # An unknown answer is checked by the detail read before the trigger.
+        _move(target, Target.State.TRIGGERING)
+    elif _throttled(ctx, target, outcome.error):
+        pass
+    elif getattr(outcome.error, "status", None) == 404 and ctx.rollout.build_id:
+        _move(target, Target.State.UPLOADING, why=outcome.message)  # the copy is gone
+    else:
+        _move(target, Target.State.TARGETING, after=poll_seconds())
+
+
+def _triggered(target: Target) -> bool:
+    """A trigger was sent (or may have been): never send another."""
+    return (
+        target.steps.filter(kind=Step.Kind.TRIGGER).exclude(outcome=Step.Outcome.WARNING).exists()
+    )
+
+
+def trigger(ctx: Context, target: Target) -> None:
+    """Start the update once the device is online on the right target; at most once."""
+    if target.triggered_at is not None or _triggered(target):
+        _move(target, Target.State.FOLLOWING, triggered_at=target.triggered_at or timezone.now())
+        follow(ctx, target)
+        return
+    detail, error = _read(ctx, ctx.reader.get_device, target.device_uid)
+    now = timezone.now()
+    if error is not None:
+        _note(target, Step.Kind.READ, Step.Outcome.ERROR, error.message)
+        if not _throttled(ctx, target, error):
+            _move(target, target.state, after=poll_seconds())
+        return
+    rollouts.observe(target, detail)
+    _save(target, "last_ip", "last_rssi", "description", "last_seen_at")
+    current = md5_in(detail.get("current_firmware"))
+    if current == target.target_md5:
+        _note(target, Step.Kind.READ, Step.Outcome.OK, "Already running the target build.")
+        _soak(ctx, target)
+        return
+    if md5_in(detail.get("target_firmware")) != target.target_md5:
+        _note(target, Step.Kind.READ, Step.Outcome.WARNING, "Its target is not the build yet.")
+        _move(target, Target.State.TARGETING)
+        return
+    if not online(detail):
+        if target.deadline is None:
+            target.deadline = now + timedelta(seconds=ctx.rollout.offline_wait_seconds)
+            _save(target, "deadline")
+        if now >= target.deadline:
+            end(
+                target,
+                Target.State.MISSED,
+                "Offline when its turn came, and not back before the deadline.",
+            )
+            return
+        _note(target, Step.Kind.READ, Step.Outcome.WARNING, "Offline: waiting for its return.")
+        _move(target, target.state, after=poll_seconds())
+        return
+    with transaction.atomic():
+        # Under the rollout's lock: a pause or the threshold committed before this is seen.
+        locked = Rollout.objects.select_for_update().get(pk=ctx.rollout.pk)
+        if locked.state != Rollout.State.RUNNING:
+            _move(target, target.state, after=poll_seconds())
+            return
+        step = Step.objects.create(
+            target=target, kind=Step.Kind.TRIGGER, claimed_by=engine.worker_id()
+        )
+        target.triggered_at = now
+        target.deadline = now + timedelta(seconds=locked.follow_timeout_seconds)
+        target.seen_offline = False
+        target.seen_updating = ota_status(detail) not in ENDED_OTA
+        _save(target, "triggered_at", "deadline", "seen_offline", "seen_updating")
+    outcome = _write(
+        ctx,
+        target,
+        "firmware.ota",
+        lambda: ctx.writer.trigger_ota(target.device_uid),
+        {"md5": target.target_md5},
+        success="OTA check triggered.",
+    )
+    error = outcome.error
+    refused = outcome.level == "warning" and error is not None and error.status in (409, 429)
+    refused = refused or isinstance(error, RateLimited)
+    if refused or (outcome.level == "error" and error is None):
+        # The upstream said no (offline, throttled), or the portal refused it: nothing started.
+        _answer(step, outcome, result=Step.Outcome.WARNING)
+        target.triggered_at = None
+        target.deadline = None
+        _save(target, "triggered_at", "deadline")
+        if not _throttled(ctx, target, error):
+            _move(target, target.state, after=poll_seconds())
+        return
+    if outcome.level == "warning" and getattr(error, "status", None) == 422:
+        _answer(step, outcome, result=Step.Outcome.WARNING)  # "Assign firmware first"
+        _move(target, Target.State.TARGETING, triggered_at=None, deadline=None)
+        return
+    # Accepted, unknown, or a failure with no answer: followed from here, never sent again.
+    unknown = outcome.unknown or isinstance(error, UpstreamUnavailable | OutcomeUnknown)
+    _answer(step, outcome, result=Step.Outcome.UNKNOWN if unknown and not outcome.ok else "")
+    _move(target, Target.State.FOLLOWING, after=poll_seconds())
+
+
+def ota_status(detail: dict[str, Any]) -> str:
+    """The detail's `meta.ota_status` word when the upstream gives one (else "")."""
+    meta = detail.get("meta") if isinstance(detail.get("meta"), dict) else {}
+    ota = meta.get("ota_status")
+    return ota.strip().lower() if isinstance(ota, str) else ""
+
+
+def online(detail: dict[str, Any]) -> bool:
+    status = detail.get("status")
+    if isinstance(status, str) and status.strip().lower() in OFFLINE_WORDS:
+        return False
+    flag = detail.get("is_online")
+    return flag is True or (flag is None and status not in (None, ""))
+
+
+def follow(ctx: Context, target: Target) -> None:
+    """Read the detail and decide: soaking, healthy, failed, timed out, needs a visit."""
+    detail, error = _read(ctx, ctx.reader.get_device, target.device_uid)
+    now = timezone.now()
+    deadline = target.deadline or now
+    if error is not None:
+        _note(target, Step.Kind.POLL, Step.Outcome.ERROR, error.message)
+        if _throttled(ctx, target, error):
+            return
+        if now >= deadline:
+            end(target, Target.State.TIMED_OUT, f"Stopped answering: {error.message}")
+        else:
+            _move(target, target.state, after=poll_seconds())
+        return
+    rollouts.observe(target, detail)
+    _save(target, "last_ip", "last_rssi", "description", "last_seen_at")
+    current = md5_in(detail.get("current_firmware"))
+    ota = ota_status(detail)
+    if ota and ota not in ENDED_OTA and not target.seen_updating:
+        target.seen_updating = True
+        _save(target, "seen_updating")
+    version = (
+        display.text((detail.get("current_firmware") or {}).get("version"))
+        if isinstance(detail.get("current_firmware"), dict)
+        else ""
+    )
+    is_online = online(detail)
+    if not is_online:
+        if not target.seen_offline:
+            target.seen_offline = True
+            _save(target, "seen_offline")
+        _note(target, Step.Kind.POLL, Step.Outcome.WARNING, "Offline.")
+        if now >= deadline:
+            end(
+                target,
+                Target.State.NEEDS_VISIT,
+                f"Went offline and did not come back within "
+                f"{ctx.rollout.follow_timeout_seconds} s.",
+            )
+        else:
+            _move(target, target.state, after=poll_seconds())
+        return
+    if current == target.target_md5:
+        if target.state == Target.State.SOAKING:
+            if now >= deadline:
+                _note(
+                    target,
+                    Step.Kind.POLL,
+                    Step.Outcome.OK,
+                    "Still online on the target after the soak.",
+                )
+                end(target, Target.State.HEALTHY, "")
+            else:
+                _move(target, target.state, after=_soak_poll(ctx, deadline, now))
+            return
+        _note(
+            target,
+            Step.Kind.POLL,
+            Step.Outcome.OK,
+            f"Runs the target{f' ({version})' if version else ''}.",
+        )
+        _soak(ctx, target)
+        return
+    back = target.seen_offline or (target.seen_updating and ota in ENDED_OTA)
+    if back and current and current == target.previous_md5:
+        _note(target, Step.Kind.POLL, Step.Outcome.ERROR, "Came back on the old build.")
+        end(target, Target.State.FAILED, "Came back on the old build.")
+        return
+    if back and current and current != target.previous_md5:
+        _note(
+            target,
+            Step.Kind.POLL,
+            Step.Outcome.ERROR,
+            f"Came back on another build (md5 {current}).",
+        )
+        end(target, Target.State.FAILED, f"Came back on another build (md5 {current}).")
+        return
+    if target.state == Target.State.SOAKING:
+        # Was on the target, now not: it went back by itself.
+        _note(target, Step.Kind.POLL, Step.Outcome.ERROR, "Left the target build during the soak.")
+        end(target, Target.State.FAILED, "Left the target build during the soak.")
+        return
+    _note(target, Step.Kind.POLL, Step.Outcome.OK, f"Updating{f' ({ota})' if ota else ''}.")
+    if now >= deadline:
+        end(
+            target,
+            Target.State.TIMED_OUT,
+            f"Did not report the target within {ctx.rollout.follow_timeout_seconds} s.",
+        )
+    else:
+        _move(target, target.state, after=poll_seconds())
+
+
+def _soak(ctx: Context, target: Target) -> None:
+    soak = ctx.rollout.soak_seconds
+    if soak <= 0:
+        end(target, Target.State.HEALTHY, "")
+        return
+    until = timezone.now() + timedelta(seconds=soak)
+    _move(
+        target, Target.State.SOAKING, deadline=until, after=_soak_poll(ctx, until, timezone.now())
+    )
+
+
+def _soak_poll(ctx: Context, until: Any, now: Any) -> float:
+    """During the soak, a look every quarter of it (at least the poll interval), and one at
+    its end."""
+    left = (until - now).total_seconds()
+    every = max(poll_seconds(), ctx.rollout.soak_seconds / 4)
+    return max(0.0, min(left, every))
+
+
+# --- recovery -------------------------------------------------------------------------------
+
+
+def revive() -> int:
+    """Settle what dead workers left in rollouts: their pending write steps become unknown
+    (never made again by themselves: a trigger is followed, an upload is looked for), their
+    claimed devices are freed, and rollouts no live worker advances are queued again.
+    Returns how many steps became unknown."""
+    cutoff = timezone.now() - timedelta(seconds=settings.PORTAL_FLEET_WORKER_TIMEOUT)
+    live = list(Worker.objects.filter(seen_at__gte=cutoff).values_list("id", flat=True))
+    with transaction.atomic():
+        settled = (
+            Step.objects.filter(outcome=Step.Outcome.PENDING)
+            .exclude(claimed_by__in=live)
+            .update(outcome=Step.Outcome.UNKNOWN, message=STALE)
+        )
+        Target.objects.exclude(claimed_by="").exclude(claimed_by__in=live).update(claimed_by="")
+    active = Rollout.objects.filter(
+        state__in=[
+            Rollout.State.RUNNING,
+            Rollout.State.PAUSED,
+            Rollout.State.ABORTED,
+            Rollout.State.SCHEDULED,
+        ]
+    )
+    for rollout in active:
+        if has_work(rollout) and not _is_advanced(rollout, set(live)):
+            with transaction.atomic():
+                rollouts.enqueue(rollout)
+    return settled
+
+
+def has_work(rollout: Rollout) -> bool:
+    """Whether a worker has something to do for this rollout now or by itself later (not a
+    manual promote, a resume or an approval, which queue it themselves)."""
+    if rollout.state == Rollout.State.SCHEDULED:
+        return True
+    if Target.objects.filter(rollout=rollout).filter(claimable(rollout)).exists():
+        return True
+    if rollout.state != Rollout.State.RUNNING:
+        return False
+    waves = set(rollout.waves.values_list("state", flat=True))
+    if Wave.State.RUNNING in waves:
+        return True  # its devices wait for the window, or it waits to be judged
+    return Wave.State.PENDING in waves and rollout.promote == Rollout.Promote.AUTO
+
+
+def _is_advanced(rollout: Rollout, live: set[str]) -> bool:
+    """A task of this rollout waits for a worker, or runs on a worker that is alive."""
+    from django_tasks_db.models import DBTaskResult
+
+    tasks = DBTaskResult.objects.filter(task_path=rollouts.ADVANCE, status__in=["READY", "RUNNING"])
+    for task in tasks.only("status", "args_kwargs", "worker_ids"):
+        if (task.args_kwargs or {}).get("args") != [rollout.pk]:
+            continue
+        if task.status == "READY" or (task.worker_ids and task.worker_ids[-1] in live):
+            return True
+    return False

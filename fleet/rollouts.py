@@ -202,26 +202,41 @@ def plan(
         user, username = _user(who)
         with transaction.atomic():
             rollout = Rollout.objects.create(
-                token=token, token_label=token.label, build=build, canary=canary,
-                percents=percents, promote=promote, pass_percent=pass_percent,
-                soak_seconds=soak_seconds, max_failures=max_failures,
+                token=token,
+                token_label=token.label,
+                build=build,
+                canary=canary,
+                percents=percents,
+                promote=promote,
+                pass_percent=pass_percent,
+                soak_seconds=soak_seconds,
+                max_failures=max_failures,
                 max_failure_percent=max_failure_percent,
                 offline_wait_seconds=offline_wait_seconds,
-                follow_timeout_seconds=follow_timeout_seconds, start_at=start_at,
-                window_days=list(window_days), window_start_hour=window_start_hour,
-                window_end_hour=window_end_hour, window_tz=window_tz or "UTC",
-                created_by=user, created_by_name=username, created_ip=who.ip,
+                follow_timeout_seconds=follow_timeout_seconds,
+                start_at=start_at,
+                window_days=list(window_days),
+                window_start_hour=window_start_hour,
+                window_end_hour=window_end_hour,
+                window_tz=window_tz or "UTC",
+                created_by=user,
+                created_by_name=username,
+                created_ip=who.ip,
                 rollback_of=rollback_of,
-            )  # fmt: skip
+            )
             eligible = [row for row in rows if row.state == Target.State.WAITING]
             limit = settings.PORTAL_ROLLOUT_APPROVAL_ABOVE
             rollout.needs_approval = bool(limit) and len(eligible) > limit
             rollout.save(update_fields=["needs_approval"])
             waves = []
             at = 0
-            for number, (percent, size) in enumerate(wave_sizes(len(eligible), canary, percents)):
-                wave = Wave.objects.create(rollout=rollout, number=number, percent=percent,
-                                           size=size)  # fmt: skip
+            sizes = wave_sizes(len(eligible), canary, percents)
+            # The canary is wave 0; the waves after it are 1, 2, ... with or without one.
+            first = 0 if sizes and sizes[0][0] is None else 1
+            for number, (percent, size) in enumerate(sizes, start=first):
+                wave = Wave.objects.create(
+                    rollout=rollout, number=number, percent=percent, size=size
+                )
                 waves.append(wave)
                 for row in eligible[at : at + size]:
                     row.wave = wave
@@ -245,9 +260,13 @@ def plan(
         return Done(
             answer=rollout,
             message=message,
-            sent={"rollout": rollout.pk, "eligible": len(eligible), "excluded": excluded,
-                  "skipped": skipped},
-        )  # fmt: skip
+            sent={
+                "rollout": rollout.pk,
+                "eligible": len(eligible),
+                "excluded": excluded,
+                "skipped": skipped,
+            },
+        )
 
     return perform(who, "rollout.plan", make, sent=sent)
 
@@ -343,8 +362,10 @@ def start(actor: Who, rollout: Rollout) -> Outcome:
 
     def change(locked: Rollout) -> Done:
         if locked.state != Rollout.State.DRAFT:
-            raise Refused(f"Rollout {locked.pk} is {locked.get_state_display().lower()}: "
-                          "only a draft can be started.")  # fmt: skip
+            raise Refused(
+                f"Rollout {locked.pk} is {locked.get_state_display().lower()}: "
+                "only a draft can be started."
+            )
         if not locked.targets.filter(state=Target.State.WAITING).exists():
             locked.state, locked.finished_at = Rollout.State.DONE, timezone.now()
             locked.save(update_fields=["state", "finished_at"])
@@ -390,8 +411,10 @@ def pause(actor: Who, rollout: Rollout, reason: str = "") -> Outcome:
         locked.paused_reason = (reason or "Paused by a maintainer.")[:500]
         locked.save(update_fields=["state", "paused_reason"])
         enqueue(locked)  # its devices in flight are still followed
-        return Done(message=f"Rollout {locked.pk} paused: devices already updating are "
-                            "followed to their end, nothing new starts.")  # fmt: skip
+        return Done(
+            message=f"Rollout {locked.pk} paused: devices already updating are "
+            "followed to their end, nothing new starts."
+        )
 
     return _change(actor, "rollout.pause", rollout, change, reason=reason)
 
@@ -407,8 +430,14 @@ def resume(actor: Who, rollout: Rollout) -> Outcome:
         locked.paused_reason = ""
         locked.state = Rollout.State.RUNNING
         locked.save(update_fields=["failure_base", "paused_reason", "state"])
-        locked.waves.filter(state__in=[Wave.State.PAUSED]).update(state=Wave.State.RUNNING)
-        locked.waves.filter(state=Wave.State.FAILED).update(state=Wave.State.PASSED)
+        now = timezone.now()
+        for wave in locked.waves.filter(state__in=[Wave.State.PAUSED, Wave.State.FAILED]):
+            # A wave whose devices have all ended is taken as passed: the maintainer has seen
+            # its failures and goes on. One with devices left runs on.
+            ended = not wave.targets.exclude(state__in=Target.FINAL).exists()
+            wave.state = Wave.State.PASSED if ended else Wave.State.RUNNING
+            wave.ended_at = now if ended else None
+            wave.save(update_fields=["state", "ended_at"])
         enqueue(locked)
         return Done(message=f"Rollout {locked.pk} resumed.")
 
@@ -424,9 +453,10 @@ def abort(actor: Who, rollout: Rollout) -> Outcome:
         now = timezone.now()
         # Only those with no write in flight: a claimed one ends its step, then stops.
         count = locked.targets.filter(state=Target.State.WAITING, claimed_by="").update(
-            state=Target.State.CANCELLED, why="The rollout was aborted before its turn.",
+            state=Target.State.CANCELLED,
+            why="The rollout was aborted before its turn.",
             finished_at=now,
-        )  # fmt: skip
+        )
         locked.state = Rollout.State.ABORTED
         locked.finished_at = now
         locked.save(update_fields=["state", "finished_at"])
@@ -493,12 +523,21 @@ def rollback_failed(actor: Who, rollout: Rollout, client: IoTClient | None = Non
         why += f" (no longer uploaded: {', '.join(missing)})." if missing else "."
         return perform(who, "rollout.rollback", _refuse(why), sent={"rollout": rollout.pk})
     outcome = plan(
-        who, rollout.token, None, devices, canary=0, percents=[100], promote=Rollout.Promote.AUTO,
-        pass_percent=0, soak_seconds=rollout.soak_seconds,
+        who,
+        rollout.token,
+        None,
+        devices,
+        canary=0,
+        percents=[100],
+        promote=Rollout.Promote.AUTO,
+        pass_percent=0,
+        soak_seconds=rollout.soak_seconds,
         offline_wait_seconds=rollout.offline_wait_seconds,
-        follow_timeout_seconds=rollout.follow_timeout_seconds, client=reader,
-        rollback_of=rollout, previous=previous,
-    )  # fmt: skip
+        follow_timeout_seconds=rollout.follow_timeout_seconds,
+        client=reader,
+        rollback_of=rollout,
+        previous=previous,
+    )
     if missing and outcome.ok:
         outcome.message += f" Not rolled back (no longer uploaded): {', '.join(missing)}."
     return outcome
@@ -531,10 +570,24 @@ def counts(rollout: Rollout) -> dict[str, int]:
 
 
 REPORT_HEADER = [
-    "device_uid", "device_name", "wave", "state", "why", "previous_md5", "previous_version",
-    "target_md5", "firmware_id", "chip", "last_ip", "last_rssi", "last_seen_at", "description",
-    "triggered_at", "finished_at", "steps",
-]  # fmt: skip
+    "device_uid",
+    "device_name",
+    "wave",
+    "state",
+    "why",
+    "previous_md5",
+    "previous_version",
+    "target_md5",
+    "firmware_id",
+    "chip",
+    "last_ip",
+    "last_rssi",
+    "last_seen_at",
+    "description",
+    "triggered_at",
+    "finished_at",
+    "steps",
+]
 
 
 def report_rows(rollout: Rollout) -> Iterator[list[Any]]:
@@ -549,12 +602,24 @@ def report_rows(rollout: Rollout) -> Iterator[list[Any]]:
             for s in t.steps.all()
         )
         yield [
-            t.device_uid, t.device_name, str(t.wave) if t.wave else "", t.get_state_display(),
-            t.why, t.previous_md5, t.previous_version, t.target_md5, t.firmware_id, t.chip,
-            t.last_ip, "" if t.last_rssi is None else t.last_rssi, t.last_seen_at, t.description,
+            t.device_uid,
+            t.device_name,
+            str(t.wave) if t.wave else "",
+            t.get_state_display(),
+            t.why,
+            t.previous_md5,
+            t.previous_version,
+            t.target_md5,
+            t.firmware_id,
+            t.chip,
+            t.last_ip,
+            "" if t.last_rssi is None else t.last_rssi,
+            t.last_seen_at,
+            t.description,
             t.triggered_at.isoformat() if t.triggered_at else "",
-            t.finished_at.isoformat() if t.finished_at else "", steps,
-        ]  # fmt: skip
+            t.finished_at.isoformat() if t.finished_at else "",
+            steps,
+        ]
 
 
 def needs_visit(rollout: Rollout) -> list[Target]:

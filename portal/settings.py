@@ -306,6 +306,9 @@ PORTAL_FLEET_MAX_WAIT_MINUTES = env_int("PORTAL_FLEET_MAX_WAIT_MINUTES", 60, min
 # above how many devices a rollout needs a second maintainer's approval (0: never).
 PORTAL_ROLLOUT_POLL_SECONDS = env_float("PORTAL_ROLLOUT_POLL_SECONDS", 10.0, minimum=0.05)
 PORTAL_ROLLOUT_APPROVAL_ABOVE = env_int("PORTAL_ROLLOUT_APPROVAL_ABOVE", 0, minimum=0)
+# Devices of one rollout between their first step and their end at once (over every worker):
+# what bounds the follow reads in flight, and the failures a threshold can be overrun by.
+PORTAL_ROLLOUT_MAX_ACTIVE = env_int("PORTAL_ROLLOUT_MAX_ACTIVE", 20, minimum=1)
 PORTAL_AUDIT_RETENTION_DAYS = env_int("PORTAL_AUDIT_RETENTION_DAYS", 365, minimum=1)
 
 # Error reports (the technical 500 page in DEBUG, the admin mails) never show a token.
