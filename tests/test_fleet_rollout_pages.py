@@ -407,3 +407,28 @@ def test_a_run_of_identical_follow_reads_is_one_line():
     rows.append(Step(kind=K.POLL, outcome=R.OK, message="other", at=at))
     lines = timeline(rows)
     assert [(line["times"], line["message"]) for line in lines] == [(3, "m"), (1, "other")]
+
+
+def test_a_build_page_links_to_a_rollout_of_it_for_maintainers_only(
+    as_maintainer, client, viewer, build
+):
+    page = text(as_maintainer.get(reverse("fleet:library_build", args=[build.pk])))
+    assert f'href="/fleet/rollouts/new/?build={build.pk}"' in page
+    chosen = text(as_maintainer.get(f"{NEW}?build={build.pk}&source=tag&tag=North"))
+    assert f'<option value="{build.pk}" selected>' in chosen and 'value="North"' in chosen
+    client.force_login(viewer)
+    assert "Roll out this build" not in text(
+        client.get(reverse("fleet:library_build", args=[build.pk]))
+    )
+
+
+def test_the_selection_bar_offers_a_rollout_of_the_selection_to_maintainers(
+    as_maintainer, client, token_a, emulator, build
+):
+    select(client, token_a, [emulator.device_uid(TOKEN_A, "Garage Door")])
+    page = text(as_maintainer.get(reverse("devices:list")))
+    assert 'href="/fleet/rollouts/new/?source=selection" id="selection-rollout"' in page
+    chosen = text(as_maintainer.get(f"{NEW}?source=search&search=q%3Dpump"))
+    assert (
+        'value="search" id="id_source_2" required checked' in chosen and 'value="q=pump"' in chosen
+    )
