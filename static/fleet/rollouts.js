@@ -15,9 +15,18 @@
     if (document.hidden || (dialog && dialog.open)) event.preventDefault();
   });
 
+  // Nor a redraw from a read already in flight when the dialog opened: it would replace the
+  // form that asked, and htmx sends nothing for a form no longer in the page (the answer is
+  // dropped; the next poll brings the page up to date).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    const dialog = document.getElementById("confirm-dialog");
+    if (live(event.detail.target) && dialog && dialog.open) event.detail.shouldSwap = false;
+  });
+
   // The focus stays where it was (a filter link, a button) across a redraw.
   let focused = null;
   document.addEventListener("htmx:beforeSwap", function (event) {
+    if (!event.detail.shouldSwap) return;
     const active = document.activeElement;
     focused = live(event.detail.target) && active && active.id && event.detail.target.contains(active)
       ? active.id
