@@ -10,6 +10,7 @@ from bench import (
     device_list,
     device_page,
     firmware_upload,
+    rollout,
     shared_token,
     sign_in,
     worker_restart,
@@ -22,6 +23,7 @@ BENCHMARKS = {
     "firmware_upload": firmware_upload,
     "sign_in": sign_in,
     "worker_restart": worker_restart,
+    "rollout": rollout,
 }
 
 

@@ -676,7 +676,9 @@ def trigger(ctx: Context, target: Target) -> None:
     # Accepted, unknown, or a failure with no answer: followed from here, never sent again.
     unknown = outcome.unknown or isinstance(error, UpstreamUnavailable | OutcomeUnknown)
     _answer(step, outcome, result=Step.Outcome.UNKNOWN if unknown and not outcome.ok else "")
-    _move(target, Target.State.FOLLOWING, after=poll_seconds())
+    # The first look at once: it sees the update under way (the upstream's status word
+    # changes at the trigger), which tells a later "ended on the old build" from no change.
+    _move(target, Target.State.FOLLOWING)
 
 
 def ota_status(detail: dict[str, Any]) -> str:

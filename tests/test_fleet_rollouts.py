@@ -204,6 +204,74 @@ def test_the_failure_threshold_pauses_within_the_wave_and_the_next_wave_is_never
     assert all(states(rollout)[uid] == Target.State.HEALTHY for uid, _ in second)
 
 
+def test_a_stuck_device_times_out_and_one_that_drops_offline_needs_a_visit_with_its_last_address(
+    worker, emulator, token_a, maintainer
+):
+    chosen = devices(emulator, 3)
+    stuck, gone, flaky = (uid for uid, _ in chosen)
+    emulator.set_device(TOKEN_A, gone, public_ip="203.0.113.7", last_rssi=-71,
+                        description="Shed, top shelf")  # fmt: skip
+    emulator.set_ota_outcomes(devices={stuck: "stuck", gone: "offline", flaky: "flaky"},
+                              flaky_seconds=2)  # fmt: skip
+    rollout = planned(maintainer, token_a, a_build(token_a), chosen, canary=0, soak_seconds=2,
+                      follow_timeout_seconds=2, pass_percent=0)  # fmt: skip
+    started(maintainer, rollout)
+    ended(rollout)
+    found = states(rollout)
+    assert found[stuck] == Target.State.TIMED_OUT
+    # The flaky one ran the build, then dropped off during the soak and stayed away.
+    assert found[gone] == Target.State.NEEDS_VISIT and found[flaky] == Target.State.NEEDS_VISIT
+    visit = rollouts.needs_visit(rollout)[0]
+    assert visit.device_uid == gone
+    assert (visit.last_ip, visit.last_rssi, visit.description) == ("203.0.113.7", -71,
+                                                                   "Shed, top shelf")  # fmt: skip
+    assert (
+        rollout.targets.get(device_uid=flaky)
+        .steps.filter(kind=Step.Kind.POLL, message__startswith="Runs the target")
+        .exists()
+    )
+    assert all(triggers(emulator, uid) == 1 for uid, _ in chosen)
+    row = next(r for r in rollouts.report_rows(rollout) if r[0] == gone)
+    assert "203.0.113.7" in row and "Shed, top shelf" in row
+
+
+def test_a_device_offline_at_its_turn_is_waited_for_until_the_deadline(
+    worker, emulator, token_a, maintainer
+):
+    chosen = devices(emulator, 2)
+    back, away = chosen[0][0], chosen[1][0]
+    for uid in (back, away):
+        emulator.set_device(TOKEN_A, uid, status="offline")
+    rollout = planned(maintainer, token_a, a_build(token_a), chosen, canary=0, soak_seconds=0,
+                      offline_wait_seconds=3, pass_percent=0)  # fmt: skip
+    started(maintainer, rollout)
+    until(lambda: rollout.targets.filter(steps__message="Offline: waiting for its return.")
+          .distinct().count() == 2)  # fmt: skip
+    assert triggers(emulator, back) == 0  # nothing sent to an offline device
+    emulator.set_device(TOKEN_A, back, status="online")
+    ended(rollout)
+    assert states(rollout) == {back: Target.State.HEALTHY, away: Target.State.MISSED}
+    assert triggers(emulator, away) == 0
+
+
+def test_a_rollout_with_a_start_time_waits_for_it(worker, emulator, token_a, maintainer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    at = timezone.now() + timedelta(seconds=2)
+    rollout = planned(maintainer, token_a, a_build(token_a), devices(emulator, 1), canary=0,
+                      soak_seconds=0, start_at=at)  # fmt: skip
+    started(maintainer, rollout)
+    rollout.refresh_from_db()
+    assert rollout.state == Rollout.State.SCHEDULED
+    time.sleep(1)
+    assert not Step.objects.filter(target__rollout=rollout).exists()
+    ended(rollout)
+    assert rollout.started_at >= at
+    assert rollout.targets.get().triggered_at >= at
+
+
 # --- planning -------------------------------------------------------------------------------
 
 
