@@ -432,3 +432,16 @@ def test_the_selection_bar_offers_a_rollout_of_the_selection_to_maintainers(
     assert (
         'value="search" id="id_source_2" required checked' in chosen and 'value="q=pump"' in chosen
     )
+
+
+def test_a_steering_form_sent_twice_acts_once(as_maintainer, running):
+    from portal import form_keys
+
+    key = form_keys.new()
+    as_maintainer.post(url("rollout_pause", running), {"form_key": key})
+    again = as_maintainer.post(url("rollout_pause", running), {"form_key": key}, follow=True)
+    assert "Already sent" in text(again)
+    rows = AuditEvent.objects.filter(action="rollout.pause").order_by("id")
+    assert [(r.outcome, r.message == form_keys.ALREADY_SENT) for r in rows] == [
+        ("ok", False), ("refused", True),
+    ]  # fmt: skip
