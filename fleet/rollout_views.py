@@ -199,7 +199,11 @@ def timeline(steps: Iterable[Step]) -> list[dict[str, Any]]:
                 "kind": step.kind,
                 "kind_label": step.get_kind_display(),
                 "outcome": step.outcome,
-                "outcome_label": step.get_outcome_display(),
+                # A follow read is a read: its message says what was seen ("Offline." is no
+                # refusal); only a read that decided a failure says so.
+                "outcome_label": ""
+                if step.kind == Step.Kind.POLL and step.outcome != Step.Outcome.ERROR
+                else step.get_outcome_display(),
                 "message": step.message,
                 "status_code": step.status_code,
                 "at": step.at,

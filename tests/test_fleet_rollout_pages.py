@@ -234,6 +234,8 @@ def test_the_rollout_page_shows_waves_counts_and_each_devices_timeline(as_viewer
     assert 'id="wave-0" data-state="passed"' in page and 'id="wave-1" data-state="running"' in page
     assert "3 of 5 devices done" in page
     assert "Firmware uploaded." in page and "Follow ×2" in page and "Runs the target." in page
+    assert '<span class="step-kind">Upload</span> <span class="step-outcome">OK</span>' in page
+    assert '<span class="step-kind">Follow ×2</span>: <span class="step-message">' in page
     assert 'id="count-healthy">Healthy <span class="count">1</span>' in page
     assert 'hx-trigger="every 2s"' in page
     assert 'id="rollout-pause"' not in page and 'id="rollout-abort"' not in page  # a viewer reads

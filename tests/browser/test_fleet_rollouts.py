@@ -160,6 +160,8 @@ def test_a_rollout_on_a_tag_is_previewed_started_promoted_paused_rolled_back_and
     assert sorted(back.targets.values_list("device_uid", flat=True)) == sorted(wave1)
     # They came back on the build they ran before: it has nothing to re-flash, and says so.
     expect(page.locator("#skipped-list")).to_contain_text("Device 1")
+    expect(page.locator("#preview-nothing")).to_contain_text("No device needs this rollout")
+    expect(page.locator("#rollout-start")).to_have_count(0)
     clean(page)
     page.get_by_role("link", name=f"Rollout {rollout.pk}").click()
     expect(page.locator("#rollbacks")).to_contain_text(f"rollout {back.pk}")
