@@ -15,6 +15,7 @@ import csv
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.contrib import messages
@@ -362,18 +363,22 @@ def rollout_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def schedule(rollout: Rollout) -> str:
-    """The rollout's schedule in words ("" when it may work at any time)."""
+    """The rollout's schedule in words, in its window's time zone ("" when it may work at
+    any time): "not before 2031-06-01 22:00, only on Mon, Sat, from 22:00 to 05:00
+    (Europe/Berlin)"."""
     said = []
+    try:
+        zone = ZoneInfo(rollout.window_tz or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
     if rollout.start_at:
-        said.append(f"not before {rollout.start_at:%Y-%m-%d %H:%M} UTC")
+        said.append(f"not before {rollout.start_at.astimezone(zone):%Y-%m-%d %H:%M}")
     days = ", ".join(name for n, name in DAYS if n in (rollout.window_days or []))
     if days:
         said.append(f"only on {days}")
     if rollout.window_start_hour is not None and rollout.window_end_hour is not None:
         said.append(f"from {rollout.window_start_hour:02}:00 to {rollout.window_end_hour:02}:00")
-    if len(said) > (1 if rollout.start_at else 0):
-        said.append(f"({rollout.window_tz})")
-    return " ".join(said)
+    return f"{', '.join(said)} ({zone.key})" if said else ""
 
 
 # --- the CSV report and the "needs a visit" list --------------------------------------------

@@ -172,7 +172,9 @@ def test_a_start_time_is_read_in_the_windows_time_zone(as_maintainer, build, tok
     assert rollout.start_at.isoformat() == "2031-06-01T20:00:00+00:00"
     assert rollout.window_days == [0, 5] and rollout.window_tz == "Europe/Berlin"
     page = text(as_maintainer.get(url("rollout", rollout)))
-    assert "not before 2031-06-01 20:00 UTC only on Mon, Sat from 22:00 to 05:00" in page
+    assert (
+        "not before 2031-06-01 22:00, only on Mon, Sat, from 22:00 to 05:00 (Europe/Berlin)" in page
+    )
 
 
 # --- a rollout made directly -------------------------------------------------------------------
@@ -447,3 +449,31 @@ def test_a_steering_form_sent_twice_acts_once(as_maintainer, running):
     assert [(r.outcome, r.message == form_keys.ALREADY_SENT) for r in rows] == [
         ("ok", False), ("refused", True),
     ]  # fmt: skip
+
+
+def test_a_scheduled_rollout_says_when_it_starts_and_a_running_one_without_worker_says_so(
+    as_viewer, token_a, maintainer, build
+):
+    from fleet.models import Worker
+
+    later = timezone.now() + timedelta(days=2)
+    scheduled = make_rollout(
+        token_a, maintainer, [S.WAITING], state=Rollout.State.SCHEDULED, start_at=later
+    )
+    page = text(as_viewer.get(url("rollout", scheduled)))
+    assert "Scheduled: it starts at" in page and f"{later:%Y-%m-%d %H:%M} UTC</time>" in page
+    assert "waiting for a worker" not in page  # nothing is due yet
+    running = make_rollout(token_a, maintainer, [S.WAITING])
+    assert "The rollout is waiting for a worker" in text(as_viewer.get(url("rollout", running)))
+    Worker.objects.create(id="w1", host="here", pid=1)
+    assert "waiting for a worker" not in text(as_viewer.get(url("rollout", running)))
+
+
+def test_a_maintainer_without_a_token_is_told_and_nothing_is_planned(client, build):
+    lone = make_user("lone", Role.MAINTAINER)
+    client.force_login(lone)
+    assert "No API token is mapped to your account" in text(client.get(NEW))
+    assert "No API token is mapped" in text(client.post(NEW, form(build)))
+    assert Rollout.objects.count() == 0
+    assert AuditEvent.objects.get(action="rollout.plan").outcome == "refused"
+    assert "No API token is mapped" in text(client.get(reverse("fleet:rollouts")))
