@@ -40,6 +40,7 @@ from portal.models import ApiToken, Profile
 ROWS_PER_PAGE = 50  # a rollout page's device rows (each with its timeline)
 ROLLOUTS_PER_PAGE = 25
 POLL_SECONDS = 2
+TIMELINE_LINES = 12  # a device's timeline on the page, at most (the report has every step)
 LISTED = 200  # devices a draft's preview names as left out or skipped, before "N more"
 PLAN = "rollout.plan"
 S = Target.State
@@ -213,7 +214,30 @@ def timeline(steps: Iterable[Step]) -> list[dict[str, Any]]:
                 "audited": step.audit_id is not None,
             }
         )
-    return lines
+    return _shortened(lines)
+
+
+def _shortened(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """At most TIMELINE_LINES lines (the page is redrawn every few seconds): every write step
+    is kept, and the follow reads before the last few are said as one "N earlier reads" line
+    (all of them are in the CSV report)."""
+    if len(lines) <= TIMELINE_LINES:
+        return lines
+    reads = [n for n, line in enumerate(lines) if line["kind"] == Step.Kind.POLL]
+    writes = len(lines) - len(reads)
+    keep = max(2, TIMELINE_LINES - writes - 1)
+    hidden = set(reads[:-keep])
+    if not hidden:
+        return lines
+    shortened: list[dict[str, Any]] = []
+    for n, line in enumerate(lines):
+        if n not in hidden:
+            shortened.append(line)
+        elif not shortened or shortened[-1]["kind"] != "earlier":
+            shortened.append({"kind": "earlier", "times": 0, "at": line["at"]})
+        if n in hidden:
+            shortened[-1]["times"] += line["times"]
+    return shortened
 
 
 def _waves(rollout: Rollout) -> list[dict[str, Any]]:

@@ -477,3 +477,16 @@ def test_a_maintainer_without_a_token_is_told_and_nothing_is_planned(client, bui
     assert Rollout.objects.count() == 0
     assert AuditEvent.objects.get(action="rollout.plan").outcome == "refused"
     assert "No API token is mapped" in text(client.get(reverse("fleet:rollouts")))
+
+
+def test_a_long_timeline_keeps_every_write_and_the_last_reads():
+    K, R = Step.Kind, Step.Outcome
+    at = timezone.now()
+    rows = [
+        Step(kind=k, outcome=R.OK, message=k, at=at) for k in (K.UPLOAD, K.SET_TARGET, K.TRIGGER)
+    ]
+    rows += [Step(kind=K.POLL, outcome=R.OK, message=f"read {n}", at=at) for n in range(30)]
+    lines = timeline(rows)
+    assert len(lines) == 12
+    assert [line["kind"] for line in lines[:4]] == [K.UPLOAD, K.SET_TARGET, K.TRIGGER, "earlier"]
+    assert lines[3]["times"] == 22 and lines[-1]["message"] == "read 29"
