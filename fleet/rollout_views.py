@@ -165,7 +165,13 @@ def _plan(request: HttpRequest, token: ApiToken | None, form: RolloutForm) -> st
     build = form.builds.get(data["build"])
     outcome = rollouts.plan(request, token, build, chosen.devices, **form.plan_options())
     if outcome.ok:
-        messages.success(request, outcome.message)
+        said = {
+            sources.SELECTION: "the devices selected in the table",
+            sources.TAG: f"the devices with the tag “{data['tag']}”",
+            sources.SEARCH: "the devices the table's search finds",
+        }[data["source"]]
+        gone = f" ({plural(chosen.gone)} no longer in the fleet left out)" if chosen.gone else ""
+        messages.success(request, f"{outcome.message} Chosen: {said}{gone}.")
         return redirect("fleet:rollout", pk=outcome.answer.pk)
     if getattr(request, "form_key_refusal", None) == outcome.message:
         return ""  # already said, as a message at the top of the page

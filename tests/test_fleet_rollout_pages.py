@@ -105,7 +105,12 @@ def test_planning_on_the_selection_takes_the_selected_devices_of_the_fleet(
     uids = [emulator.device_uid(TOKEN_A, n) for n in ESP8266S[:2]]
     select(client, token_a, [*uids, "esp8266_notinthefleet"])
     assert "(3 selected now)" in text(as_maintainer.get(NEW))
-    as_maintainer.post(NEW, form(build, source="selection", canary="0", percents="100"))
+    response = as_maintainer.post(
+        NEW, form(build, source="selection", canary="0", percents="100"), follow=True
+    )
+    assert "Chosen: the devices selected in the table (1 device no longer in the fleet left" in (
+        text(response)
+    )
     rollout = Rollout.objects.get()
     assert sorted(rollout.targets.values_list("device_uid", flat=True)) == sorted(uids)
 
