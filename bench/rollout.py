@@ -116,6 +116,8 @@ def _rollout(emu: Any, failing: bool, seed: int = 0) -> dict[str, Any]:
         pass_percent=PASS_PERCENT,
     )  # fmt: skip
     rollout = outcome.answer
+    _until(lambda: Rollout.objects.get(pk=rollout.pk).state == Rollout.State.DRAFT, 300)
+    rollout.refresh_from_db()
     emu.clear_log()
     began = time.monotonic()
     rollouts.start(Actor(user=user), rollout)

@@ -250,13 +250,15 @@ class BuildPlace(models.Model):
 class Rollout(models.Model):
     """One library build going to many devices of one token's fleet, wave after wave.
 
-    States: draft (planned, not started) -> awaiting_approval (a second maintainer must
+    States: planning (the worker reads each chosen device's detail) -> draft (planned, not
+    started) -> awaiting_approval (a second maintainer must
     approve) -> scheduled (waits for start_at or its window) -> running <-> paused -> done,
     or aborted from any state before done. The truth about each device is its Target and
     the Target's Steps; a task only advances them (fleet/rollout_engine.py).
     """
 
     class State(models.TextChoices):
+        PLANNING = "planning", "Reading the devices"
         DRAFT = "draft", "Draft"
         AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
         SCHEDULED = "scheduled", "Scheduled"
@@ -269,7 +271,14 @@ class Rollout(models.Model):
         AUTO = "auto", "Automatically"
         MANUAL = "manual", "When a maintainer promotes"
 
-    ACTIVE = (State.DRAFT, State.AWAITING_APPROVAL, State.SCHEDULED, State.RUNNING, State.PAUSED)
+    ACTIVE = (
+        State.PLANNING,
+        State.DRAFT,
+        State.AWAITING_APPROVAL,
+        State.SCHEDULED,
+        State.RUNNING,
+        State.PAUSED,
+    )
     ENDED = (State.DONE, State.ABORTED)
 
     token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="rollouts")
@@ -371,13 +380,15 @@ class Target(models.Model):
         waiting -> uploading -> targeting -> triggering -> following -> soaking -> healthy
         following -> failed | timed_out | needs_visit        (any write step -> failed)
         waiting -> missed (offline past the deadline) | cancelled (aborted before its turn)
-        excluded, skipped: decided at planning (chip mismatch; already running the build)
+        checking -> excluded | skipped | waiting: planning reads its detail (chip mismatch or
+            unreadable; already running the build; to update)
 
     `claimed_by` is the worker working its next step right now; `next_check_at` when its
     next step is due.
     """
 
     class State(models.TextChoices):
+        CHECKING = "checking", "Being checked"
         EXCLUDED = "excluded", "Excluded"
         SKIPPED = "skipped", "Already running it"
         WAITING = "waiting", "Waiting"

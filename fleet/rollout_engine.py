@@ -48,6 +48,7 @@ import math
 import threading
 import time
 from datetime import timedelta
+from io import BytesIO
 from typing import Any
 
 from django.conf import settings
@@ -146,6 +147,9 @@ def advance(rollout_id: int) -> None:
             continue
         wait = _next_due(ctx.rollout)
         if wait is None:
+            if ctx.rollout.state == Rollout.State.PLANNING:
+                rollouts.finish_planning(ctx.rollout)  # a draft now, to be started
+                return
             if _later(ctx.rollout):
                 return
             finish(ctx.rollout)
@@ -179,12 +183,14 @@ def _later(rollout: Rollout) -> bool:
 
 def claimable(rollout: Rollout) -> Q:
     """Targets whose next step may be made now by whoever claims them."""
+    if rollout.state == Rollout.State.PLANNING:
+        return Q(state=Target.State.CHECKING)
     followed = Q(state__in=Target.IN_FLIGHT)
     # A trigger already recorded (even unknown) is followed, never sent again: due always.
     followed |= Q(state=Target.State.TRIGGERING, triggered_at__isnull=False)
     if rollout.state == Rollout.State.ABORTED:
         # Those not triggered yet are settled as not started.
-        return followed | Q(state__in=Target.BEFORE_TRIGGER)
+        return followed | Q(state__in=[Target.State.CHECKING, *Target.BEFORE_TRIGGER])
     if rollout.state == Rollout.State.RUNNING and rollouts.in_window(rollout):
         started = Q(state__in=Target.BEFORE_TRIGGER[1:], wave__state=Wave.State.RUNNING)
         active = Target.objects.filter(rollout=rollout).filter(
@@ -347,6 +353,12 @@ def finish(rollout: Rollout) -> None:
 def work(ctx: Context, target: Target) -> None:
     """Make the target's next step (it is claimed by this worker)."""
     rollout = ctx.rollout
+    if target.state == Target.State.CHECKING:
+        if rollout.state == Rollout.State.ABORTED:
+            end(target, Target.State.CANCELLED, "The rollout was aborted before its update.")
+        else:
+            rollouts.check(ctx.reader, rollout, target)
+        return
     aborted = rollout.state == Rollout.State.ABORTED
     untouched = target.triggered_at is None and not _triggered(target)
     if aborted and target.state in Target.BEFORE_TRIGGER and untouched:
@@ -465,17 +477,24 @@ def _read(ctx: Context, call: Any, *args: Any) -> tuple[Any, IoTError | None]:
 
 def upload(ctx: Context, target: Target) -> None:
     """The build's file to the device (or the copy already there)."""
-    earlier = list(target.steps.filter(kind=Step.Kind.UPLOAD).order_by("at", "pk"))
-    if earlier and earlier[-1].outcome in (Step.Outcome.UNKNOWN, Step.Outcome.PENDING):
+    ledger = list(
+        target.steps.filter(kind__in=[Step.Kind.UPLOAD, Step.Kind.FIND_EXISTING]).order_by(
+            "at", "pk"
+        )
+    )
+    last = ledger[-1] if ledger else None
+    if last and last.kind == Step.Kind.UPLOAD and last.outcome in (
+        Step.Outcome.UNKNOWN, Step.Outcome.PENDING,
+    ):  # fmt: skip
+        # Whether it arrived is read in the firmware list, never guessed.
         find_existing(ctx, target, "The upload's answer never came")
         return
+    earlier = [step for step in ledger if step.kind == Step.Kind.UPLOAD]
     if sum(s.outcome == Step.Outcome.ERROR for s in earlier) >= UPLOAD_TRIES:
         end(target, Target.State.FAILED, f"Upload failed: {earlier[-1].message}")
         return
     build = ctx.rollout.build
     step = _step(target, Step.Kind.UPLOAD)
-    from io import BytesIO
-
     content = ctx.content()
     sent = {
         "build": build.pk,
@@ -542,15 +561,12 @@ def find_existing(ctx: Context, target: Target, why: str) -> None:
     if match is None:
         # Not there: the unknown upload did not arrive; it is made again (a duplicate is
         # refused upstream, so this can never store it twice).
-        _note(
-            target,
-            Step.Kind.FIND_EXISTING,
-            Step.Outcome.WARNING,
-            f"{why + ': ' if why else ''}the build is not in the device's firmware list.",
-        )
-        Step.objects.filter(target=target, kind=Step.Kind.UPLOAD).exclude(
-            outcome=Step.Outcome.ERROR
-        ).update(outcome=Step.Outcome.ERROR)  # so the next upload is made
+        Step.objects.create(
+            target=target,
+            kind=Step.Kind.FIND_EXISTING,
+            outcome=Step.Outcome.WARNING,
+            message=f"{why + ': ' if why else ''}the build is not in the device's firmware list.",
+        )  # always kept (never merged with an earlier one): the next upload follows it
         _move(target, Target.State.UPLOADING)
         return
     fid = str(match.get("id") or "")[:20]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -150,13 +150,14 @@ def plan(
     window_start_hour: int | None = None,
     window_end_hour: int | None = None,
     window_tz: str = "UTC",
-    client: IoTClient | None = None,
     rollback_of: Rollout | None = None,
     previous: dict[str, tuple[str, str]] | None = None,
 ) -> Outcome:
-    """A draft rollout of `build` to `devices` (uid, name as shown); its answer is the Rollout.
+    """A rollout of `build` to `devices` (uid, name as shown); its answer is the Rollout.
 
-    Reads each device's detail (budgeted). `previous` (a rollback's, uid -> (md5, firmware
+    It starts in `planning`: a worker reads each device's detail (budgeted, never in the
+    request), excludes and skips what must be, shares the rest into waves, and leaves it a
+    `draft` to start (`finish_planning`). `previous` (a rollback's, uid -> (md5, firmware
     id)) gives each device its own target instead of a build.
     """
     who = Actor.of(actor)
@@ -193,18 +194,15 @@ def plan(
                 ZoneInfo(window_tz)
             except (ZoneInfoNotFoundError, ValueError):
                 raise Refused(f"Unknown time zone “{window_tz}”.") from None
-        reader = client or client_of(token)
-        if reader is None:
+        if client_of(token) is None:
             raise Refused("The fleet's API token is gone or cannot be read.")
-        rows: list[Target] = []
-        for position, (uid, name) in enumerate(listed):
-            rows.append(_planned(reader, token, build, previous, position, uid, name))
         user, username = _user(who)
         with transaction.atomic():
             rollout = Rollout.objects.create(
                 token=token,
                 token_label=token.label,
                 build=build,
+                state=Rollout.State.PLANNING,
                 canary=canary,
                 percents=percents,
                 promote=promote,
@@ -224,73 +222,69 @@ def plan(
                 created_ip=who.ip,
                 rollback_of=rollback_of,
             )
-            eligible = [row for row in rows if row.state == Target.State.WAITING]
-            limit = settings.PORTAL_ROLLOUT_APPROVAL_ABOVE
-            rollout.needs_approval = bool(limit) and len(eligible) > limit
-            rollout.save(update_fields=["needs_approval"])
-            waves = []
-            at = 0
-            sizes = wave_sizes(len(eligible), canary, percents)
-            # The canary is wave 0; the waves after it are 1, 2, ... with or without one.
-            first = 0 if sizes and sizes[0][0] is None else 1
-            for number, (percent, size) in enumerate(sizes, start=first):
-                wave = Wave.objects.create(
-                    rollout=rollout, number=number, percent=percent, size=size
+            rows = []
+            for position, (uid, name) in enumerate(listed):
+                row = Target(
+                    rollout=rollout,
+                    position=position,
+                    device_uid=uid,
+                    device_name=(name or uid)[:100],
+                    state=Target.State.CHECKING,
+                    target_md5=build.md5 if build else "",
                 )
-                waves.append(wave)
-                for row in eligible[at : at + size]:
-                    row.wave = wave
-                at += size
-            for row in rows:
-                row.rollout = rollout
+                if previous is not None:
+                    row.target_md5, row.firmware_id = previous.get(uid, ("", ""))
+                    row.firmware_md5 = row.target_md5
+                rows.append(row)
             Target.objects.bulk_create(rows, batch_size=500)
-        excluded = sum(row.state == Target.State.EXCLUDED for row in rows)
-        skipped = sum(row.state == Target.State.SKIPPED for row in rows)
+            enqueue(rollout)
         what = label(build) if build else "their previous builds"
         message = (
-            f"Rollout {rollout.pk} of {what} planned for {_devices(len(eligible))} in "
-            f"{len(waves)} waves."
+            f"Rollout {rollout.pk} of {what} planned for {_devices(len(rows))}: their details "
+            "are being read (devices of another chip and those already running it are left "
+            "out and listed), then it can be started."
         )
-        if excluded:
-            message += f" {_devices(excluded)} left out (chip mismatch or unreadable)."
-        if skipped:
-            message += f" {_devices(skipped)} already running it."
-        if rollout.needs_approval:
-            message += " It needs a second maintainer's approval before it starts."
-        return Done(
-            answer=rollout,
-            message=message,
-            sent={
-                "rollout": rollout.pk,
-                "eligible": len(eligible),
-                "excluded": excluded,
-                "skipped": skipped,
-            },
-        )
+        return Done(answer=rollout, message=message, sent={"rollout": rollout.pk})
 
-    return perform(who, "rollout.plan", make, sent=sent)
+    # A rollback's planning is the one row of "Roll back the failed devices".
+    action = "rollout.rollback" if rollback_of is not None else "rollout.plan"
+    return perform(who, action, make, sent=sent)
 
 
-def _planned(
-    client: IoTClient,
-    token: ApiToken,
-    build: Build | None,
-    previous: dict[str, tuple[str, str]] | None,
-    position: int,
-    uid: str,
-    name: str,
-) -> Target:
-    row = Target(position=position, device_uid=uid, device_name=(name or uid)[:100])
-    if previous is not None:
-        row.target_md5, row.firmware_id = previous.get(uid, ("", ""))
-        row.firmware_md5 = row.target_md5
+def check(client: IoTClient | None, rollout: Rollout, row: Target) -> None:
+    """Planning, one device: read its detail (budgeted) and decide whether it is updated.
+    Called by the worker with the target claimed (fleet/rollout_engine.py)."""
+    now = timezone.now()
+    if client is None:
+        detail, problem = None, "The fleet's API token is gone or cannot be read."
     else:
-        row.target_md5 = build.md5 if build else ""
-    try:
-        detail = _read_detail(client, token.pk, uid)
-    except IoTError as error:
-        row.state, row.why = Target.State.EXCLUDED, f"Its detail could not be read: {error.message}"
-        return row
+        try:
+            detail, problem = _read_detail(client, rollout.token_id, row.device_uid, tries=1), ""
+        except RateLimited:
+            # Its turn comes again after the pause (the budget waits it out).
+            row.next_check_at = now + timedelta(seconds=1)
+            Target.objects.filter(pk=row.pk).update(next_check_at=row.next_check_at)
+            return
+        except IoTError as error:
+            detail, problem = None, f"Its detail could not be read: {error.message}"
+    row.state = Target.State.WAITING
+    if detail is None:
+        row.state, row.why = Target.State.EXCLUDED, problem
+    else:
+        decide(row, rollout.build, detail)
+    if row.state != Target.State.WAITING:
+        row.finished_at = now
+    row.next_check_at = None
+    row.save(update_fields=[
+        "state", "why", "finished_at", "next_check_at", "device_name", "chip", "previous_md5",
+        "previous_firmware_id", "previous_version", "last_ip", "last_rssi", "description",
+        "last_seen_at",
+    ])  # fmt: skip
+
+
+def decide(row: Target, build: Build | None, detail: dict[str, Any]) -> None:
+    """What a device's detail says about its part in the rollout (excluded, skipped or
+    waiting), with what it ran before."""
     row.device_name = (display.text(detail.get("name")) or row.device_name)[:100]
     row.chip = images.device_chip(detail) or ""
     current = detail.get("current_firmware")
@@ -306,9 +300,31 @@ def _planned(
         row.state, row.why = Target.State.EXCLUDED, "No build to go back to."
     elif row.previous_md5 == row.target_md5:
         row.state, row.why = Target.State.SKIPPED, "Already running this build."
-    if row.state != Target.State.WAITING:
-        row.finished_at = timezone.now()
-    return row
+
+
+def finish_planning(rollout: Rollout) -> bool:
+    """Once every chosen device was read: the waves, and the rollout a draft (True)."""
+    with transaction.atomic():
+        locked = Rollout.objects.select_for_update().filter(pk=rollout.pk).first()
+        if locked is None or locked.state != Rollout.State.PLANNING:
+            return False
+        if locked.targets.filter(state=Target.State.CHECKING).exists():
+            return False
+        eligible = list(locked.targets.filter(state=Target.State.WAITING).order_by("position"))
+        limit = settings.PORTAL_ROLLOUT_APPROVAL_ABOVE
+        locked.needs_approval = bool(limit) and len(eligible) > limit
+        sizes = wave_sizes(len(eligible), locked.canary, locked.percents)
+        # The canary is wave 0; the waves after it are 1, 2, ... with or without one.
+        first = 0 if sizes and sizes[0][0] is None else 1
+        at = 0
+        for number, (percent, size) in enumerate(sizes, start=first):
+            wave = Wave.objects.create(rollout=locked, number=number, percent=percent, size=size)
+            ids = [row.pk for row in eligible[at : at + size]]
+            Target.objects.filter(pk__in=ids).update(wave=wave)
+            at += size
+        locked.state = Rollout.State.DRAFT
+        locked.save(update_fields=["needs_approval", "state"])
+        return True
 
 
 def observe(row: Target, detail: dict[str, Any]) -> None:
@@ -361,6 +377,10 @@ def start(actor: Who, rollout: Rollout) -> Outcome:
     """A draft starts (or waits for its start time), or waits for a second maintainer."""
 
     def change(locked: Rollout) -> Done:
+        if locked.state == Rollout.State.PLANNING:
+            raise Refused(
+                f"Rollout {locked.pk} is still reading its devices: start it when that is done."
+            )
         if locked.state != Rollout.State.DRAFT:
             raise Refused(
                 f"Rollout {locked.pk} is {locked.get_state_display().lower()}: "
@@ -452,7 +472,9 @@ def abort(actor: Who, rollout: Rollout) -> Outcome:
             raise Refused(f"Rollout {locked.pk} has already ended.")
         now = timezone.now()
         # Only those with no write in flight: a claimed one ends its step, then stops.
-        count = locked.targets.filter(state=Target.State.WAITING, claimed_by="").update(
+        count = locked.targets.filter(
+            state__in=[Target.State.WAITING, Target.State.CHECKING], claimed_by=""
+        ).update(
             state=Target.State.CANCELLED,
             why="The rollout was aborted before its turn.",
             finished_at=now,
@@ -534,7 +556,6 @@ def rollback_failed(actor: Who, rollout: Rollout, client: IoTClient | None = Non
         soak_seconds=rollout.soak_seconds,
         offline_wait_seconds=rollout.offline_wait_seconds,
         follow_timeout_seconds=rollout.follow_timeout_seconds,
-        client=reader,
         rollback_of=rollout,
         previous=previous,
     )

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -95,10 +96,18 @@ def touched(emulator, uid: str) -> list[dict]:
     return [e for e in emulator.request_log if f"/devices/{uid}" in e["path"]]
 
 
-def planned(maintainer, token, build, chosen, **options) -> Rollout:
+def planned(maintainer, token, build, chosen, *, here: bool = False, **options) -> Rollout:
+    """A planned rollout, its devices read (by the worker, or `here` in this process)."""
     outcome = rollouts.plan(Actor(user=maintainer), token, build, chosen, **options)
     assert outcome.ok, outcome.message
-    return outcome.answer
+    rollout = outcome.answer
+    assert rollout.state == Rollout.State.PLANNING
+    if here:
+        client = rollouts.client_of(token)
+        for target in rollout.targets.filter(state=Target.State.CHECKING):
+            rollouts.check(client, rollout, target)
+        assert rollouts.finish_planning(rollout)
+    return ended(rollout, states=(Rollout.State.DRAFT,))
 
 
 def started(maintainer, rollout: Rollout) -> Rollout:
@@ -259,9 +268,12 @@ def test_a_rollout_with_a_start_time_waits_for_it(worker, emulator, token_a, mai
 
     from django.utils import timezone
 
-    at = timezone.now() + timedelta(seconds=2)
     rollout = planned(maintainer, token_a, a_build(token_a), devices(emulator, 1), canary=0,
-                      soak_seconds=0, start_at=at)  # fmt: skip
+                      soak_seconds=0, start_at=timezone.now() + timedelta(hours=1))  # fmt: skip
+    # Two seconds from now (the planning's own time is not the point here).
+    at = timezone.now() + timedelta(seconds=2)
+    Rollout.objects.filter(pk=rollout.pk).update(start_at=at)
+    rollout.refresh_from_db()
     started(maintainer, rollout)
     rollout.refresh_from_db()
     assert rollout.state == Rollout.State.SCHEDULED
@@ -288,7 +300,8 @@ def test_planning_excludes_mismatched_chips_and_skips_devices_already_running_th
     with emulator.state.lock:
         device = emulator.state._device(TOKEN_A, running)
         device.current_firmware_id = device.target_firmware_id
-    rollout = planned(maintainer, token_a, build, [*chosen, (esp32, "Chicken Coop Door")])
+    rollout = planned(maintainer, token_a, build, [*chosen, (esp32, "Chicken Coop Door")],
+                      here=True)  # fmt: skip
     excluded = rollout.targets.get(device_uid=esp32)
     assert excluded.state == Target.State.EXCLUDED and excluded.wave is None
     assert excluded.why.startswith("The build is for ESP8266, this device is an ESP32")
@@ -296,8 +309,9 @@ def test_planning_excludes_mismatched_chips_and_skips_devices_already_running_th
     assert skipped.state == Target.State.SKIPPED and skipped.why == "Already running this build."
     assert rollout.targets.get(device_uid=chosen[0][0]).state == Target.State.WAITING
     assert sum(w.size for w in rollout.waves.all()) == 1
-    event = AuditEvent.objects.get(action="rollout.plan")
-    assert (event.sent["eligible"], event.sent["excluded"], event.sent["skipped"]) == (1, 1, 1)
+    counted = rollouts.counts(rollout)
+    assert (counted["waiting"], counted["excluded"], counted["skipped"]) == (1, 1, 1)
+    assert AuditEvent.objects.get(action="rollout.plan").sent["devices"] == 3
     # Each device's detail read once, and nothing written.
     assert all(e["method"] == "GET" for e in emulator.request_log)
 
@@ -348,8 +362,12 @@ def test_429s_during_a_wave_pause_the_work_and_each_step_is_made_once_after_them
     assert refused.count() == 3
     for uid, _ in chosen:
         path = f"/v1/user/devices/{uid}/firmwares/set-target"
-        ok = [e for e in emulator.request_log if e["path"] == path and e["status"] == 200]
-        assert len(ok) == 1 and triggers(emulator, uid) == 1
+        sent = [e for e in emulator.request_log if e["path"] == path]
+        assert [e["status"] for e in sent][-1] == 200 and triggers(emulator, uid) == 1
+        # Not asked again before the Retry-After had passed.
+        for before, after in pairwise(sent):
+            if before["status"] == 429:
+                assert after["at"] - before["at"] >= 0.95
 
 
 # --- nothing lost, nothing done twice -------------------------------------------------------
@@ -470,8 +488,9 @@ def test_rolling_back_the_failed_devices_is_a_rollout_of_their_previous_builds(
     )
     outcome = rollouts.rollback_failed(Actor(user=maintainer), rollout)
     assert outcome.ok, outcome.message
-    back = outcome.answer
+    back = ended(outcome.answer, states=(Rollout.State.DRAFT,))
     assert back.rollback_of == rollout and back.build is None
+    assert AuditEvent.objects.get(action="rollout.rollback").sent["rollback_of"] == rollout.pk
     target = back.targets.get()
     assert target.device_uid == chosen[0][0] and target.target_md5 == previous
     assert target.state == Target.State.WAITING
@@ -488,7 +507,7 @@ def test_a_rollout_above_the_approval_size_waits_for_a_second_maintainer(
     db, emulator, token_a, maintainer, admin_user, settings
 ):
     settings.PORTAL_ROLLOUT_APPROVAL_ABOVE = 1
-    rollout = planned(maintainer, token_a, a_build(token_a), devices(emulator, 2))
+    rollout = planned(maintainer, token_a, a_build(token_a), devices(emulator, 2), here=True)
     assert rollout.needs_approval
     assert rollouts.start(Actor(user=maintainer), rollout).ok
     rollout.refresh_from_db()
@@ -524,12 +543,39 @@ def test_the_schedule_starts_at_its_time_and_keeps_to_the_window_in_its_time_zon
 
 
 def test_the_report_has_a_row_per_device_with_its_steps(db, emulator, token_a, maintainer):
-    rollout = planned(maintainer, token_a, a_build(token_a), devices(emulator, 2))
+    rollout = planned(maintainer, token_a, a_build(token_a), devices(emulator, 2), here=True)
     rows = list(rollouts.report_rows(rollout))
     assert rows[0] == rollouts.REPORT_HEADER and len(rows) == 3
     assert rows[1][0] == "roll-000" and rows[1][3] == "Waiting"
     counted = rollouts.counts(rollout)
     assert counted["waiting"] == 2 and counted["total"] == 2 and counted["failures"] == 0
+
+
+def test_a_worker_killed_mid_upload_finds_the_copy_and_never_stores_it_twice(
+    worker, emulator, token_a, maintainer
+):
+    chosen = devices(emulator, 1)
+    uid = chosen[0][0]
+    emulator.set_fault("hang", path=f"{uid}/firmwares$", hang_seconds=4, count=1)
+    build = a_build(token_a)
+    rollout = planned(maintainer, token_a, build, chosen, canary=0, soak_seconds=0)
+    started(maintainer, rollout)
+    until(lambda: Step.objects.filter(target__device_uid=uid, kind=Step.Kind.UPLOAD).exists())
+    worker.kill()
+    worker.start(PORTAL_ROLLOUT_POLL_SECONDS=POLL)
+    ended(rollout, timeout=60)
+    target = rollout.targets.get()
+    assert target.state == Target.State.HEALTHY
+    assert target.steps.filter(kind=Step.Kind.UPLOAD).first().outcome == Step.Outcome.UNKNOWN
+    # The unknown upload was looked for before anything else was sent; then either found,
+    # or uploaded again (whichever of the two arrived second was refused as a duplicate).
+    kinds = [s.kind for s in target.steps.all()]
+    assert kinds[:2] == [Step.Kind.UPLOAD, Step.Kind.FIND_EXISTING]
+    copies = [fw for fw in emulator.state.list_firmwares(TOKEN_A, uid) if fw["md5"] == build.md5]
+    assert len(copies) == 1 and target.firmware_id == str(copies[0]["id"])
+    uploads = [e for e in emulator.request_log
+               if e["method"] == "POST" and e["path"].endswith(f"{uid}/firmwares")]  # fmt: skip
+    assert len(uploads) <= 2  # the hung one, and at most one refused as a duplicate
 
 
 @pytest.mark.skipif(not os.environ.get(ON_POSTGRES), reason="runs in the PostgreSQL run below")
