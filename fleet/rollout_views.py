@@ -340,6 +340,8 @@ def _live_context(request: HttpRequest, rollout: Rollout) -> dict[str, Any]:
     ended = rollout.state in Rollout.ENDED
     working = sum(counts[s] for s in WORKING)
     draft = rollout.state == Rollout.State.DRAFT
+    planning = rollout.state == Rollout.State.PLANNING
+    preview = draft or planning
     updating = counts["total"] - counts[S.EXCLUDED] - counts[S.SKIPPED]
     return {
         "rollout": rollout,
@@ -356,19 +358,26 @@ def _live_context(request: HttpRequest, rollout: Rollout) -> dict[str, Any]:
         "waves": waves,
         "ended": ended,
         "draft": draft,
+        "planning": planning,
+        "preview": preview,
+        "checked": counts["total"] - counts[S.CHECKING],
+        "approval_above": settings.PORTAL_ROLLOUT_APPROVAL_ABOVE,
+        # A draft waits for a maintainer: nothing changes by itself until it is started.
         "polls": not draft and (not ended or working > 0),
-        "no_worker": rollout.state == Rollout.State.RUNNING
-        and (counts[S.WAITING] or working)
+        "no_worker": (
+            (rollout.state == Rollout.State.RUNNING and (counts[S.WAITING] or working))
+            or (planning and counts[S.CHECKING])
+        )
         and health.workers_alive() == 0,
         "state": state,
         "state_label": Target.State(state).label if state else "",
         "page": page,
         "rows": rows,
         "poll_seconds": POLL_SECONDS,
-        "excluded": _listed(rollout, S.EXCLUDED) if draft else [],
-        "excluded_more": max(0, counts[S.EXCLUDED] - LISTED) if draft else 0,
-        "skipped": _listed(rollout, S.SKIPPED) if draft else [],
-        "skipped_more": max(0, counts[S.SKIPPED] - LISTED) if draft else 0,
+        "excluded": _listed(rollout, S.EXCLUDED) if preview else [],
+        "excluded_more": max(0, counts[S.EXCLUDED] - LISTED) if preview else 0,
+        "skipped": _listed(rollout, S.SKIPPED) if preview else [],
+        "skipped_more": max(0, counts[S.SKIPPED] - LISTED) if preview else 0,
         "visits": counts[S.NEEDS_VISIT],
         **_actions(request, rollout, counts, waves),
     }
@@ -514,7 +523,7 @@ def _start_question(rollout: Rollout) -> str:
 
 
 def _abort_question(rollout: Rollout) -> str:
-    if rollout.state == Rollout.State.DRAFT:
+    if rollout.state in (Rollout.State.DRAFT, Rollout.State.PLANNING):
         return f"Discard the draft of rollout {rollout.pk}? No device has been touched."
     return (
         f"Abort rollout {rollout.pk}? Devices not yet updating will not be touched; devices "

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from emulator.pytest_plugin import TOKEN_A, TOKEN_B
-from fleet import tags
+from fleet import rollouts, tags
 from fleet.models import Build, BuildFile, Rollout, Step, Target, Wave
 from fleet.rollout_views import duration, timeline
 from fleet.sources import query_of
@@ -66,6 +66,16 @@ def form(build, **more):
     }  # fmt: skip
 
 
+def read(rollout: Rollout) -> Rollout:
+    """What the worker does while a rollout is planned: read each device, make the draft."""
+    client = rollouts.client_of(rollout.token)
+    for row in rollout.targets.filter(state=S.CHECKING):
+        rollouts.check(client, rollout, row)
+    assert rollouts.finish_planning(rollout)
+    rollout.refresh_from_db()
+    return rollout
+
+
 def tag(token, emulator, names, name="Rollout"):
     uids = [emulator.device_uid(TOKEN_A, n) for n in names]
     for uid in uids:
@@ -90,7 +100,15 @@ def test_planning_on_a_tag_makes_a_draft_that_previews_the_waves_and_the_left_ou
     response = as_maintainer.post(NEW, form(build))
     rollout = Rollout.objects.get()
     assert response.status_code == 302 and response["Location"] == url("rollout", rollout)
-    assert rollout.state == Rollout.State.DRAFT and rollout.created_by == maintainer
+    assert rollout.state == Rollout.State.PLANNING and rollout.created_by == maintainer
+    reading = text(as_maintainer.get(url("rollout", rollout)))
+    assert "Reading each device's detail: <strong>0 of 5</strong> checked." in reading
+    assert 'hx-trigger="every 2s"' in reading and 'id="rollout-start"' not in reading
+    assert "The rollout is waiting for a worker: none is running, so no device is being read" in (
+        reading
+    )
+    read(rollout)
+    assert rollout.state == Rollout.State.DRAFT
     page = text(as_maintainer.get(url("rollout", rollout)))
     assert "Preview" in page and "4 devices</strong> to update in 3 waves" in page
     assert "Bedroom Air Quality" in page and "The build is for ESP8266" in page
@@ -318,7 +336,8 @@ def test_a_rollout_above_the_limit_waits_for_a_second_maintainer(
     draft = make_rollout(
         token_a, maintainer, [S.WAITING, S.WAITING], state=Rollout.State.DRAFT, needs_approval=True
     )
-    assert "needs a second maintainer's approval" in text(as_maintainer.get(url("rollout", draft)))
+    preview = text(as_maintainer.get(url("rollout", draft)))
+    assert "This rollout updates more than 1 device: once started, it waits for a second" in preview
     as_maintainer.post(url("rollout_start", draft), {"confirmed": "yes"})
     draft.refresh_from_db()
     assert draft.state == Rollout.State.AWAITING_APPROVAL
@@ -359,7 +378,8 @@ def test_rolling_back_the_failed_devices_plans_a_new_rollout_and_goes_to_it(
     response = as_maintainer.post(url("rollout_rollback", rollout), {"confirmed": "yes"})
     back = Rollout.objects.get(rollback_of=rollout)
     assert response["Location"] == url("rollout", back)
-    assert back.state == Rollout.State.DRAFT and back.targets.get().target_md5 == md5
+    assert back.state == Rollout.State.PLANNING and back.targets.get().target_md5 == md5
+    assert AuditEvent.objects.get(action="rollout.rollback").outcome == "ok"
     assert f'id="rollback-of">Rollout {rollout.pk}</a>' in text(
         as_maintainer.get(url("rollout", back))
     )

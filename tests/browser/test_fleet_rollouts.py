@@ -102,8 +102,10 @@ def test_a_rollout_on_a_tag_is_previewed_started_promoted_paused_rolled_back_and
     with page.expect_navigation():
         page.get_by_role("button", name="Preview the rollout").click()
 
-    # The preview: what will be updated, what is left out and why; nothing sent yet.
-    expect(page.locator("#preview-count")).to_have_text("6 devices")
+    # The worker reads each device (the page follows it), then the preview: what will be
+    # updated, what is left out and why; nothing sent yet.
+    expect(page.locator(".flash")).to_contain_text("their details are being read")
+    expect(page.locator("#preview-count")).to_have_text("6 devices", timeout=TIMEOUT)
     expect(page.locator("#excluded-list")).to_contain_text("Chicken Coop Door")
     expect(page.locator("#excluded-list")).to_contain_text("The build is for ESP8266")
     expect(page.locator("#waves tbody tr")).to_have_count(3)
@@ -159,7 +161,7 @@ def test_a_rollout_on_a_tag_is_previewed_started_promoted_paused_rolled_back_and
     back = Rollout.objects.get(rollback_of=rollout)
     assert sorted(back.targets.values_list("device_uid", flat=True)) == sorted(wave1)
     # They came back on the build they ran before: it has nothing to re-flash, and says so.
-    expect(page.locator("#skipped-list")).to_contain_text("Device 1")
+    expect(page.locator("#skipped-list")).to_contain_text("Device 1", timeout=TIMEOUT)
     expect(page.locator("#preview-nothing")).to_contain_text("No device needs this rollout")
     expect(page.locator("#rollout-start")).to_have_count(0)
     clean(page)
