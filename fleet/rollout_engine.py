@@ -73,6 +73,10 @@ ENDED_OTA = {"done", "failed", "error", "aborted"}
 # Set when this worker was asked to stop (SIGTERM, see fleet/management/commands/db_worker.py):
 # a rollout being advanced is left between two steps and queued for the next worker.
 STOPPING = threading.Event()
+# One task works a rollout for at most this long, then queues it again: a single worker shares
+# itself between rollouts (and jobs) running at once. Longer waits go back to the queue too.
+SLICE_SECONDS = 20.0
+NAP_SECONDS = 3.0
 
 
 class Context:
@@ -117,10 +121,12 @@ def advance(rollout_id: int) -> None:
     if rollout is None:
         return
     ctx = Context(rollout)
-    last_alive = last_mark = time.monotonic()
+    began = last_alive = last_mark = time.monotonic()
     while True:
-        if STOPPING.is_set():
-            rollouts.enqueue(rollout)  # the next worker (or this one, restarted) goes on
+        if STOPPING.is_set() or time.monotonic() - began > SLICE_SECONDS:
+            # Asked to stop, or its turn is over: queued again, so the next worker (or this
+            # one, after the other rollouts and jobs waiting) goes on.
+            rollouts.enqueue(rollout)
             return
         if time.monotonic() - last_alive > settings.PORTAL_FLEET_WORKER_TIMEOUT / 4:
             engine.alive()
@@ -154,7 +160,30 @@ def advance(rollout_id: int) -> None:
                 return
             finish(ctx.rollout)
             return
+        if wait > 0.05 and _others_waiting(rollout):
+            # Other work waits for a worker (another rollout, a job): this one goes back in
+            # the queue behind it rather than keep the worker while it has nothing to do.
+            rollouts.enqueue(rollout, run_after=timezone.now() + timedelta(seconds=wait))
+            return
+        if wait > NAP_SECONDS:
+            # Nothing due for a while (a soak, a device waited for): the worker is free for
+            # other tasks meanwhile; the queue brings this rollout back when it is due.
+            rollouts.enqueue(rollout, run_after=timezone.now() + timedelta(seconds=wait))
+            return
         time.sleep(max(0.02, min(wait, 1.0)))
+
+
+def _others_waiting(rollout: Rollout) -> bool:
+    """A task other than this rollout's own is ready for a worker now."""
+    from django_tasks_db.models import DBTaskResult
+
+    ready = DBTaskResult.objects.ready()
+    for task in ready.only("task_path", "args_kwargs")[:20]:
+        if task.task_path != rollouts.ADVANCE or (task.args_kwargs or {}).get("args") != [
+            rollout.pk
+        ]:
+            return True
+    return False
 
 
 def _begin_scheduled(rollout: Rollout) -> bool:

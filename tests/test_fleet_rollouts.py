@@ -418,6 +418,25 @@ def test_a_worker_restarted_during_the_soak_goes_on_where_it_was(
         assert rollout.targets.get(device_uid=uid).steps.filter(kind=Step.Kind.UPLOAD).count() == 1
 
 
+def test_one_worker_shares_itself_between_two_rollouts_running_at_once(
+    worker, emulator, token_a, maintainer
+):
+    first = planned(maintainer, token_a, a_build(token_a, "one"), devices(emulator, 2, "one"),
+                    canary=0, soak_seconds=5)  # fmt: skip
+    second = planned(maintainer, token_a, a_build(token_a, "two"), devices(emulator, 2, "two"),
+                     canary=0, soak_seconds=5)  # fmt: skip
+    started(maintainer, first)
+    until(lambda: first.targets.filter(state=Target.State.SOAKING).count() == 2)
+    started(maintainer, second)
+    ended(second)
+    first.refresh_from_db()
+    # The second was not kept waiting for the first's soak to end.
+    last_of_first = max(first.targets.values_list("finished_at", flat=True), key=str)
+    first_of_second = min(second.targets.values_list("triggered_at", flat=True))
+    assert last_of_first is None or first_of_second < last_of_first
+    ended(first)
+
+
 # --- steering -------------------------------------------------------------------------------
 
 
