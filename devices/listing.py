@@ -327,3 +327,13 @@ def rows(
             )
         )
     return out
+
+
+def search_for_fleet(devices: list[DeviceSummary], params: QueryDict, token) -> list[DeviceSummary]:
+    """Every device (all pages) the table's query string `params` matches, in the table's
+    order: what a rollout "on a search of the table" takes (fleet/sources.py)."""
+    from fleet import tags
+
+    query = DeviceQuery.from_params(params)
+    tagged = frozenset(tags.uids_with(token, query.tag)) if query.tag else frozenset()
+    return matching(devices, query, tagged)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from fleet import jobs_views, library_views, tag_views
+from fleet import jobs_views, library_views, rollout_views, tag_views
 
 app_name = "fleet"
 
@@ -28,4 +28,17 @@ urlpatterns: list = [
     path("library/<int:pk>/", library_views.build, name="library_build"),
     path("library/<int:pk>/find/", library_views.find, name="library_find"),
     path("library/<int:pk>/delete/", library_views.delete, name="library_delete"),
+    # Rollouts
+    path("rollouts/", rollout_views.rollout_list, name="rollouts"),
+    path("rollouts/new/", rollout_views.rollout_new, name="rollout_new"),
+    path("rollouts/<int:pk>/", rollout_views.rollout_detail, name="rollout"),
+    path("rollouts/<int:pk>/csv", rollout_views.rollout_csv, name="rollout_csv"),
+    path("rollouts/<int:pk>/visits/", rollout_views.rollout_visits, name="rollout_visits"),
+    path("rollouts/<int:pk>/start/", rollout_views.rollout_start, name="rollout_start"),
+    path("rollouts/<int:pk>/approve/", rollout_views.rollout_approve, name="rollout_approve"),
+    path("rollouts/<int:pk>/pause/", rollout_views.rollout_pause, name="rollout_pause"),
+    path("rollouts/<int:pk>/resume/", rollout_views.rollout_resume, name="rollout_resume"),
+    path("rollouts/<int:pk>/abort/", rollout_views.rollout_abort, name="rollout_abort"),
+    path("rollouts/<int:pk>/promote/", rollout_views.rollout_promote, name="rollout_promote"),
+    path("rollouts/<int:pk>/rollback/", rollout_views.rollout_rollback, name="rollout_rollback"),
 ]

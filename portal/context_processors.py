@@ -21,6 +21,7 @@ MENU: list[tuple[str, str, str | None, tuple[str, ...]]] = [
     ("Devices", "devices:list", "view_devices", ("app:devices",)),
     ("Jobs", "fleet:jobs", "view_devices", ("prefix:job", "bulk")),
     ("Firmware library", "fleet:library", "view_devices", ("prefix:library",)),
+    ("Rollouts", "fleet:rollouts", "view_devices", ("prefix:rollout",)),
     ("Tokens", "team:tokens", "manage_tokens", ("prefix:token",)),
     ("Users", "team:users", "manage_users", ("prefix:user",)),
     ("Audit log", "team:audit", "view_audit", ("audit",)),

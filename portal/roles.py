@@ -37,6 +37,7 @@ PERMISSIONS: dict[str, tuple[str, Role]] = {
         "adding builds to and deleting them from the firmware library",
         Role.MAINTAINER,
     ),
+    "manage_rollouts": ("starting and steering rollouts", Role.MAINTAINER),
     "set_target": ("setting a device's target firmware", Role.MAINTAINER),
     "trigger_ota": ("triggering an OTA update", Role.MAINTAINER),
     "manage_users": ("managing users", Role.ADMIN),

@@ -25,6 +25,7 @@ def test_a_viewer_sees_only_the_links_a_viewer_may_follow(as_viewer):
         "Devices",
         "Jobs",
         "Firmware library",
+        "Rollouts",
         "My activity",
     ]
 
@@ -35,6 +36,7 @@ def test_an_admin_sees_every_link_with_its_address(as_admin):
         (reverse("devices:list"), "Devices"),
         (reverse("fleet:jobs"), "Jobs"),
         (reverse("fleet:library"), "Firmware library"),
+        (reverse("fleet:rollouts"), "Rollouts"),
         (reverse("team:tokens"), "Tokens"),
         (reverse("team:users"), "Users"),
         (reverse("team:audit"), "Audit log"),
@@ -48,6 +50,8 @@ def test_the_current_page_and_only_it_is_marked(as_admin):
         (reverse("fleet:jobs"), "Jobs"),
         (reverse("fleet:bulk"), "Jobs"),
         (reverse("fleet:library"), "Firmware library"),
+        (reverse("fleet:rollouts"), "Rollouts"),
+        (reverse("fleet:rollout_new"), "Rollouts"),
         (reverse("team:tokens"), "Tokens"),
         (reverse("team:users"), "Users"),
         (reverse("team:audit"), "Audit log"),
@@ -80,12 +84,14 @@ def test_links_follow_the_sites_path_prefix(rf, viewer):
         "/portal/devices/",
         "/portal/fleet/jobs/",
         "/portal/fleet/library/",
+        "/portal/fleet/rollouts/",
         "/portal/account/activity/",
     ]
     assert [link.href for link in menu(request)] == [
         "/devices/",
         "/fleet/jobs/",
         "/fleet/library/",
+        "/fleet/rollouts/",
         "/account/activity/",
     ]
 

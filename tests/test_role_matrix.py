@@ -17,7 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from emulator.pytest_plugin import TOKEN_A, TOKEN_B
-from fleet.models import Build, JobItem
+from fleet.models import Build, JobItem, Rollout, Target
 from portal import services
 from portal.decorators import NO_ROLE
 from portal.models import AuditEvent
@@ -37,8 +37,8 @@ class Route:
 
     Strings starting with "@" in kwargs or data are filled in by the test: "@uid" (a device of
     the team token), "@job" (a job of the team token), "@build" (a library build of the team
-    token's fleet), "@token" (the team token's id), "@spare" (a token nobody uses), "@viewer"
-    and the other role names (that user's id).
+    token's fleet), "@rollout" (a draft rollout of that build), "@token" (the team token's
+    id), "@spare" (a token nobody uses), "@viewer" and the other role names (that user's id).
     """
 
     name: str
@@ -189,6 +189,39 @@ ROUTES: list[Route] = [
     Route("fleet:library_build", {"pk": "@build"}, permission="view_devices"),
     Route("fleet:library_find", {"pk": "@build"}, "POST", permission="manage_library"),
     Route("fleet:library_delete", {"pk": "@build"}, "POST", {"confirmed": "yes"}, "manage_library"),
+    # Rollouts (fleet/urls.py): everyone with a role reads them, maintainers steer them
+    Route("fleet:rollouts", permission="view_devices"),
+    Route("fleet:rollout_new", permission="manage_rollouts"),
+    Route(
+        "fleet:rollout_new",
+        method="POST",
+        data={"build": "@build", "source": "tag", "tag": "Nowhere", "percents": "100"},
+        permission="manage_rollouts",
+    ),
+    Route("fleet:rollout", {"pk": "@rollout"}, permission="view_devices"),
+    Route("fleet:rollout_csv", {"pk": "@rollout"}, permission="view_devices"),
+    Route("fleet:rollout_visits", {"pk": "@rollout"}, permission="view_devices"),
+    Route(
+        "fleet:rollout_start", {"pk": "@rollout"}, "POST", {"confirmed": "yes"}, "manage_rollouts"
+    ),
+    Route(
+        "fleet:rollout_approve", {"pk": "@rollout"}, "POST", {"confirmed": "yes"}, "manage_rollouts"
+    ),
+    Route("fleet:rollout_pause", {"pk": "@rollout"}, "POST", permission="manage_rollouts"),
+    Route("fleet:rollout_resume", {"pk": "@rollout"}, "POST", permission="manage_rollouts"),
+    Route(
+        "fleet:rollout_promote", {"pk": "@rollout"}, "POST", {"confirmed": "yes"}, "manage_rollouts"
+    ),
+    Route(
+        "fleet:rollout_rollback",
+        {"pk": "@rollout"},
+        "POST",
+        {"confirmed": "yes"},
+        "manage_rollouts",
+    ),
+    Route(
+        "fleet:rollout_abort", {"pk": "@rollout"}, "POST", {"confirmed": "yes"}, "manage_rollouts"
+    ),
     # The token vault
     Route("team:tokens", permission="manage_tokens"),
     Route("team:token_add", permission="manage_tokens"),
@@ -293,8 +326,11 @@ def fill_fixture(users, token_a, emulator, settings):
     spare = services.save_token("Spare", TOKEN_B)
     job = make_job(token_a, None, [JobItem.State.WAITING, JobItem.State.FAILED])
     build = Build.objects.create(token=token_a, name="Matrix", md5="9" * 32, size=1)
+    rollout = Rollout.objects.create(token=token_a, build=build, percents=[100])
+    Target.objects.create(rollout=rollout, device_uid="dev-0", target_md5=build.md5)
     values = {
         "@build": build.pk,
+        "@rollout": rollout.pk,
         "@uid": emulator.device_uid(TOKEN_A, "Greenhouse Sensor"),
         "@job": job.pk,
         "@token": token_a.pk,
