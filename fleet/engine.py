@@ -65,7 +65,14 @@ def worker_id() -> str:
 
 
 def alive() -> None:
-    """Say this worker is alive (its Worker row's seen_at)."""
+    """Say this worker is alive (its Worker row's seen_at). Its turn among this process's
+    writes (`budget.writing()`): the keep-alive thread must not meet a job's thread on
+    SQLite's busy handler."""
+    with budget.writing():
+        _alive()
+
+
+def _alive() -> None:
     Worker.objects.update_or_create(
         id=worker_id(),
         defaults={
