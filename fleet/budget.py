@@ -77,8 +77,9 @@ class Turn:
             if self.lock is not None:
                 self.lock.acquire()
                 self.held = True
-            self.atomic = transaction.atomic()
-            self.atomic.__enter__()
+            atomic = transaction.atomic()
+            atomic.__enter__()
+            self.atomic = atomic  # only once it is open: release() closes it
             if then is not None:
                 then()
 

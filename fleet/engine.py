@@ -2,8 +2,8 @@
 record what came back. A task (fleet/tasks.py) calls `run(job_id)`; any number of workers may
 run the same job at once, each claiming items the others have not.
 
-Exactly once: an item is claimed (waiting -> sending, with this worker's id) in its own
-committed transaction before its call is made, and only its claimant records the answer. A
+Exactly once: an item is claimed (waiting -> sending, with this worker's id) by one
+committed statement before its call is made, and only its claimant records the answer. A
 worker that dies leaves its claimed items in `sending`; `revive()` (run by every worker, see
 fleet/management/commands/db_worker.py) turns those of a worker not seen alive for
 PORTAL_FLEET_WORKER_TIMEOUT into "outcome unknown" (never resent by itself) and queues the
