@@ -59,26 +59,41 @@ def writing() -> Iterator[None]:
 
 class Turn:
     """`writing()` taken when a call ends (`after`), held until `release()`: the answer's
-    audit row and the item's record are written without waiting on SQLite's busy handler."""
+    audit row and the item's record are written without waiting on SQLite's busy handler,
+    in one transaction (one commit for the audit row, the record and `then`, the token's
+    cached reads forgotten)."""
 
     def __init__(self) -> None:
         from django.db import connection
 
         self.lock = _writes if connection.vendor == "sqlite" else None
         self.held = False
+        self.atomic: Any = None
 
-    def after(self, call: Any) -> Any:
+    def after(self, call: Any, then: Any = None) -> Any:
         try:
             return call()
         finally:
             if self.lock is not None:
                 self.lock.acquire()
                 self.held = True
+            atomic = transaction.atomic()
+            atomic.__enter__()
+            self.atomic = atomic  # only once it is open: release() closes it
+            if then is not None:
+                then()
 
     def release(self) -> None:
-        if self.held:
-            self.held = False
-            self.lock.release()
+        try:
+            if self.atomic is not None:
+                atomic, self.atomic = self.atomic, None
+                # Commits what was written, even when what came after failed (the audit row
+                # of a write is kept); rolls back only a transaction the database broke.
+                atomic.__exit__(None, None, None)
+        finally:
+            if self.held:
+                self.held = False
+                self.lock.release()
 
 
 def rate() -> int | None:
@@ -125,6 +140,13 @@ class Stopping(Exception):
 _kept = threading.local()  # {token_id: lease} a thread keeps between its calls (keep=True)
 
 
+def _refresh_every() -> float:
+    """With no budget, a kept place in flight is written again (its lease renewed) only this
+    often, not once a call: between two renewals a call needs one read (is the token paused?)
+    and no write. The lease still has more than a call's own timeouts left when it is used."""
+    return settings.PORTAL_FLEET_WORKER_TIMEOUT / 2
+
+
 @contextmanager
 def slot(token_id: int, *, keep: bool = False) -> Iterator[None]:
     """Wait for the token's next fleet call to be allowed; free its place when done.
@@ -136,6 +158,7 @@ def slot(token_id: int, *, keep: bool = False) -> Iterator[None]:
 
     store = _store()
     kept: dict[int, str] = _kept.__dict__.setdefault("leases", {})
+    renewed: dict[int, float] = _kept.__dict__.setdefault("renewed", {})
     # A dead worker's leases are let go by name (release_worker).
     lease = kept.get(token_id) or f"{worker_id()}/{uuid.uuid4().hex}"
     nested = token_id in kept and getattr(_kept, "depth", 0) > 0
@@ -143,10 +166,21 @@ def slot(token_id: int, *, keep: bool = False) -> Iterator[None]:
         if stopping.is_set():
             if not nested:
                 kept.pop(token_id, None)
+                renewed.pop(token_id, None)
                 store.release(token_id, lease)
             raise Stopping
         step = interval()
+        if (
+            step <= 0
+            and token_id in kept
+            and time.monotonic() - renewed.get(token_id, -1e9) < _refresh_every()
+            and store.paused_for(token_id) <= 0
+        ):
+            break  # no budget, and this thread's place in flight is still leased: go
+        asked = time.monotonic()
         taken, wait = store.acquire(token_id, lease, max_in_flight(), lease_seconds(), step)
+        if taken:
+            renewed[token_id] = asked
         if not taken:  # paused, or every place in flight is taken: look again soon
             stopping.wait(min(wait, 1.0))
             continue
@@ -160,6 +194,7 @@ def slot(token_id: int, *, keep: bool = False) -> Iterator[None]:
         if not nested:
             store.release(token_id, lease)  # a 429 came while this call waited its turn
             kept.pop(token_id, None)
+            renewed.pop(token_id, None)
     _kept.depth = getattr(_kept, "depth", 0) + 1
     try:
         yield
@@ -169,6 +204,7 @@ def slot(token_id: int, *, keep: bool = False) -> Iterator[None]:
             kept[token_id] = lease
         else:
             kept.pop(token_id, None)
+            renewed.pop(token_id, None)
             store.release(token_id, lease)
 
 
@@ -176,6 +212,7 @@ def let_go(token_id: int) -> None:
     """Free the place in flight this thread kept (slot(keep=True)), if any."""
     kept: dict[int, str] = _kept.__dict__.setdefault("leases", {})
     lease = kept.pop(token_id, None)
+    _kept.__dict__.setdefault("renewed", {}).pop(token_id, None)
     if lease is not None:
         _store().release(token_id, lease)
 

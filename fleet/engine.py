@@ -2,8 +2,8 @@
 record what came back. A task (fleet/tasks.py) calls `run(job_id)`; any number of workers may
 run the same job at once, each claiming items the others have not.
 
-Exactly once: an item is claimed (waiting -> sending, with this worker's id) in its own
-committed transaction before its call is made, and only its claimant records the answer. A
+Exactly once: an item is claimed (waiting -> sending, with this worker's id) by one
+committed statement before its call is made, and only its claimant records the answer. A
 worker that dies leaves its claimed items in `sending`; `revive()` (run by every worker, see
 fleet/management/commands/db_worker.py) turns those of a worker not seen alive for
 PORTAL_FLEET_WORKER_TIMEOUT into "outcome unknown" (never resent by itself) and queues the
@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from fleet import budget
 from fleet.models import Job, JobItem, Tag, Worker
-from portal import storable
+from portal import audit, storable
 from portal.iot import IoTClient, RateLimited
 from portal.outcomes import SUCCESS, UNKNOWN, WARNING, Actor, Outcome, Refused, perform
 
@@ -65,7 +65,14 @@ def worker_id() -> str:
 
 
 def alive() -> None:
-    """Say this worker is alive (its Worker row's seen_at)."""
+    """Say this worker is alive (its Worker row's seen_at). Its turn among this process's
+    writes (`budget.writing()`): the keep-alive thread must not meet a job's thread on
+    SQLite's busy handler."""
+    with budget.writing():
+        _alive()
+
+
+def _alive() -> None:
     Worker.objects.update_or_create(
         id=worker_id(),
         defaults={
@@ -140,7 +147,10 @@ def run(job_id: int, fan_out: bool = True) -> None:
     if fan_out:
         _fan_out(job)
     client = _client(job)
-    actor = Actor(user=job.created_by, ip=job.created_ip)
+    # The token label of the audit rows, read once for the run rather than once a row.
+    actor = Actor(
+        user=job.created_by, ip=job.created_ip, token_label=audit.token_label_of(job.created_by)
+    )
     presence = _Presence(job, client)
     waiting = JobItem.objects.filter(job=job, state=JobItem.State.WAITING).count()
     threads = min(settings.PORTAL_FLEET_MAX_IN_FLIGHT, waiting) if job.action in UPSTREAM else 1
@@ -245,23 +255,33 @@ class _Presence:
         self.online = {d.uid for d in devices if rule.online(d.is_online, d.last_seen_at)}
 
 
+# Constants only: every value is a parameter.
+_CLAIM = (
+    "UPDATE fleet_jobitem SET state = %s, claimed_by = %s, started_at = %s, "
+    "attempts = attempts + 1 WHERE state = %s AND id = ("
+    "SELECT id FROM fleet_jobitem WHERE job_id = %s AND state = %s "
+    "AND (not_before IS NULL OR not_before <= %s) ORDER BY position, id LIMIT 1{lock}) "
+    "AND EXISTS (SELECT 1 FROM fleet_job WHERE id = %s AND state = %s) RETURNING *"
+)
+
+
 def claim(job: Job) -> JobItem | None:
-    """The next waiting item of a job still running, now this worker's (or None)."""
-    with budget.writing(), transaction.atomic():
-        now = timezone.now()
-        waiting = JobItem.objects.filter(
-            job=job, job__state=Job.State.RUNNING, state=JobItem.State.WAITING
-        ).filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
-        locked = waiting.select_for_update(skip_locked=True, of=("self",))
-        item = locked.order_by("position", "pk").first()
-        if item is None:
-            return None
-        item.state = JobItem.State.SENDING
-        item.claimed_by = worker_id()
-        item.started_at = now
-        item.attempts += 1
-        item.save(update_fields=["state", "claimed_by", "started_at", "attempts"])
-        return item
+    """The next waiting item of a job still running, now this worker's (or None).
+
+    One statement, committed by itself: the item is taken (waiting -> sending, with this
+    worker's id) only if it is still waiting and its job still running, so two claimants
+    never both get it (PostgreSQL: the row is locked, SKIP LOCKED; SQLite: the statement
+    holds the database's write lock)."""
+    skip_locked = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    sql = _CLAIM.format(lock=skip_locked)
+    params = [
+        JobItem.State.SENDING, worker_id(), stamp, JobItem.State.WAITING,
+        job.pk, JobItem.State.WAITING, stamp, job.pk, Job.State.RUNNING,
+    ]  # fmt: skip
+    with budget.writing():
+        claimed = list(JobItem.objects.raw(sql, params))
+    return claimed[0] if claimed else None
 
 
 def _waiting_later(job: Job) -> bool:
@@ -303,7 +323,10 @@ def work(
                     actor,
                     AUDIT[job.action],
                     lambda: turn.after(
-                        lambda: _paused_on_429(job, lambda: _call(job, item, client, buttons))
+                        lambda: _paused_on_429(job, lambda: _call(job, item, client, buttons)),
+                        # The job's client leaves this to its caller: the token's cached
+                        # reads are forgotten in the transaction that records the write.
+                        then=client.invalidate,
                     ),
                     device_uid=item.device_uid,
                     device_name=item.device_name,
@@ -491,4 +514,6 @@ def _client(job: Job) -> IoTClient | None:
     except Exception:
         logger.error("job %s: token %s cannot be decrypted", job.pk, token.label)
         return None
-    return IoTClient(plaintext, cache_id=token.pk)
+    # Its writes do not forget the token's cached reads themselves: `work` does, in the
+    # transaction that records the write (one database write fewer a device).
+    return IoTClient(plaintext, cache_id=token.pk, invalidate_on_write=False)

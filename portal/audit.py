@@ -38,7 +38,8 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return client_address(request) if request is not None else None
 
 
-def _token_label(user) -> str:
+def token_label_of(user) -> str:
+    """The label of the token the user acts with (their profile's), or ""."""
     if not getattr(user, "is_authenticated", False):
         return ""
     profile = Profile.objects.select_related("token").filter(user=user).first()
@@ -58,6 +59,7 @@ def record(
     user=None,
     username: str | None = None,
     ip: str | None = None,
+    token_label: str | None = None,
 ) -> AuditEvent | None:
     """Append one entry. `sent` holds what the user sent (a name, a payload), never a token.
 
@@ -65,7 +67,8 @@ def record(
     what identifies the device: the name is only what the user saw).
 
     `username` names someone who is not signed in (a failed sign-in's attempted name).
-    Without a request (a background job), pass `user` and `ip`. Returns None only when the
+    Without a request (a background job), pass `user` and `ip`, and `token_label` when it is
+    known already (a job reads it once, not once a row). Returns None only when the
     database itself refused the row, which is then logged in its place.
     """
     user = user if user is not None else getattr(request, "user", None)
@@ -78,7 +81,9 @@ def record(
         user=user if authenticated else None,
         username=storable.text(username, 150),
         ip=ip or client_ip(request),
-        token_label=storable.text(_token_label(user), 100),
+        token_label=storable.text(
+            token_label_of(user) if token_label is None else token_label, 100
+        ),
         device_uid=storable.text(device_uid, 100),
         # A name that is only the uid again (a page that knew no name) says nothing.
         device_name=(

@@ -60,6 +60,9 @@ class Actor:
     user: Any
     ip: str | None = None
     request: HttpRequest | None = None
+    # The label of the token the user acts with, when known (a job reads it once for all its
+    # rows); None: each audit row reads it from the user's profile.
+    token_label: str | None = None
 
     @classmethod
     def of(cls, who: HttpRequest | Actor) -> Actor:
@@ -331,4 +334,5 @@ def _record(
         message=message,
         user=who.user,
         ip=who.ip,
+        token_label=who.token_label,
     )

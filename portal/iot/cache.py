@@ -126,10 +126,13 @@ class ReadCache:
                 from portal.models import ReadGeneration
 
                 # A savepoint: a failure here must not break a transaction around the write.
+                # One UPDATE once the row exists (every write but the token's first).
+                key = str(self.cache_id)
                 with transaction.atomic():
-                    ReadGeneration.objects.update_or_create(
-                        key=str(self.cache_id), defaults={"tag": _new_tag()}
-                    )
+                    if not ReadGeneration.objects.filter(key=key).update(tag=_new_tag()):
+                        ReadGeneration.objects.update_or_create(
+                            key=key, defaults={"tag": _new_tag()}
+                        )
             else:
                 cache.set(f"iot:{self.cache_id}:gen", _new_tag(), None)
         except _GENERATION_ERRORS as error:

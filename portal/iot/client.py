@@ -79,7 +79,11 @@ class IoTClient:
         timeout: float | None = None,
         connect_timeout: float | None = None,
         retries: int | None = None,
+        invalidate_on_write: bool = True,
     ) -> None:
+        # False: the caller forgets the token's cached reads itself after each write (fleet
+        # work does, inside the transaction that records the write: one write fewer).
+        self._invalidate_on_write = invalidate_on_write
         self._transport = Transport(
             token,
             base_url=base_url,
@@ -111,7 +115,8 @@ class IoTClient:
         try:
             return self._transport.request(method, path, endpoint=endpoint, **options)
         finally:
-            self.invalidate()
+            if self._invalidate_on_write:
+                self.invalidate()
 
     # -- devices -----------------------------------------------------------------------
 

@@ -168,3 +168,31 @@ def test_a_place_kept_between_calls_counts_once_and_is_let_go(backend, settings)
     assert budget.in_flight(T1) == 1
     budget.let_go(T1)
     assert budget.in_flight(T1) == 0
+
+
+def test_with_no_budget_a_kept_place_is_written_once_not_once_a_call(
+    backend, settings, monkeypatch
+):
+    settings.PORTAL_FLEET_WORKER_TIMEOUT = 30  # renewed every 15 s
+    store = budget._store()
+    acquired = []
+    original = store.acquire
+    monkeypatch.setattr(store, "acquire", lambda *a: acquired.append(a) or original(*a))
+    for _ in range(5):
+        with budget.slot(T1, keep=True):
+            assert budget.in_flight(T1) == 1
+    assert len(acquired) == 1
+    # A pause still stops the next call (it is read before every call).
+    budget.pause(T1, 0.5)
+    began = time.monotonic()
+    with budget.slot(T1, keep=True):
+        assert time.monotonic() - began >= 0.4
+    # The lease is renewed before it could run out under a call: every half worker timeout.
+    settings.PORTAL_FLEET_WORKER_TIMEOUT = 0.4
+    acquired.clear()
+    time.sleep(0.25)
+    with budget.slot(T1, keep=True):
+        pass
+    assert len(acquired) == 1
+    budget.let_go(T1)
+    assert budget.in_flight(T1) == 0
