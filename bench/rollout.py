@@ -53,6 +53,10 @@ def _env(data_dir: str, upstream: str) -> dict[str, str]:
         "PORTAL_LOG_LEVEL": "WARNING",
         "PORTAL_ROLLOUT_POLL_SECONDS": str(POLL_S),
         "PORTAL_FLEET_WORKER_TIMEOUT": "5",
+        # The token's budget (fleet/budget.py), none of it kept for the pages: the run is
+        # paced by it, and part 2 compares its wall time with what the budget allows.
+        "PORTAL_CALLS_PER_MINUTE": os.environ.get("BENCH_ROLLOUT_CALLS_PER_MINUTE", "1200"),
+        "PORTAL_CALLS_RESERVED_FOR_PAGES": "0",
     }
 
 

@@ -20,6 +20,25 @@ from tests.hostile.summary import pytest_terminal_summary  # noqa: F401 (the hos
 
 pytest_plugins = ["tests.fleet_worker"]  # the real worker process (`fleet_worker`)
 
+# Tests that run only inside a PostgreSQL re-run of their module (tests/test_fleet_rollouts.py
+# starts it): deselected, not skipped, elsewhere, so a CI run skips nothing.
+POSTGRES_SUBRUN = "PORTAL_TEST_ROLLOUTS_ON_POSTGRES"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    import os
+
+    subrun = bool(os.environ.get(POSTGRES_SUBRUN))
+    keep, drop = [], []
+    for item in items:
+        only_there = item.get_closest_marker("postgres_subrun") is not None
+        starts_it = item.get_closest_marker("starts_postgres_subrun") is not None
+        (drop if (only_there and not subrun) or (starts_it and subrun) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 PASSWORD = "correct-horse-battery-staple"
 
 

@@ -597,7 +597,7 @@ def test_a_worker_killed_mid_upload_finds_the_copy_and_never_stores_it_twice(
     assert len(uploads) <= 2  # the hung one, and at most one refused as a duplicate
 
 
-@pytest.mark.skipif(not os.environ.get(ON_POSTGRES), reason="runs in the PostgreSQL run below")
+@pytest.mark.postgres_subrun  # only in the PostgreSQL run below (tests/conftest.py)
 def test_two_workers_on_postgresql_share_a_rollout_and_trigger_each_device_once(
     worker, emulator, token_a, maintainer
 ):
@@ -618,7 +618,7 @@ def test_two_workers_on_postgresql_share_a_rollout_and_trigger_each_device_once(
     assert len(uploads) == 12
 
 
-@pytest.mark.skipif(bool(os.environ.get(ON_POSTGRES)), reason="this is the run it starts")
+@pytest.mark.starts_postgres_subrun  # not inside the run it starts
 def test_the_worker_tests_hold_on_postgresql(tmp_path):
     admin_url = os.environ.get("PORTAL_TEST_POSTGRES_URL", "")
     if not admin_url:
