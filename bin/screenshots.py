@@ -9,6 +9,7 @@ command sent). Uses Playwright with Debian's Chromium (never a downloaded browse
     .venv/bin/python bin/screenshots.py           # all of them
     .venv/bin/python bin/screenshots.py team      # only the Users page and the audit log
     .venv/bin/python bin/screenshots.py fleet     # a bulk reboot's preview and its job page
+    .venv/bin/python bin/screenshots.py rollouts  # a rollout's preview and its page, live
 
 The fleet set runs a fleet worker (`manage.py db_worker`) beside the portal.
 """
@@ -30,8 +31,11 @@ from bench.common import PASSWORD, TOKEN, emulator, portal_site  # noqa: E402
 OUT = ROOT / "docs" / "screenshots"
 
 
-SETS = ("devices", "team", "fleet")
+SETS = ("devices", "team", "fleet", "rollouts")
 NEW_PASSWORD = "screenshot-passphrase-4"
+# A rollout that moves while it is photographed: follow reads every second, a budget that
+# does not hold it back.
+ROLLOUT_PACE = {"PORTAL_ROLLOUT_POLL_SECONDS": "1", "PORTAL_CALLS_PER_MINUTE": "600"}
 
 
 def sign_in(page, site: str) -> None:
@@ -102,6 +106,39 @@ def fleet_pages(page, site: str) -> None:
     page.screenshot(path=str(OUT / "job-desktop.png"), full_page=True)
 
 
+def rollout_pages(page, site: str) -> None:
+    """A build added to the library, rolled out to every ESP8266 (a canary, then 50 % and
+    100 %): the preview, then the rollout's page once the canary has passed."""
+    from tests.firmware_samples import esp8266_image
+
+    page.goto(f"{site}/devices/")
+    page.locator("#select-all").click()
+    page.get_by_text("selected").first.wait_for()
+    page.goto(f"{site}/fleet/library/")
+    page.get_by_label("Name (required)").fill("Relay firmware")
+    page.get_by_label("Version").fill("2.0.0")
+    page.get_by_label("Firmware file").set_input_files(
+        files=[{"name": "relay-2.0.0.bin", "mimeType": "application/octet-stream",
+                "buffer": esp8266_image(300_000, salt="screenshot")}]
+    )  # fmt: skip
+    page.locator("#image-check").get_by_text("ESP8266").first.wait_for()
+    page.get_by_role("button", name="Add to library").click()
+    page.locator("#upload-result").get_by_role("link").first.click()
+    page.get_by_role("link", name="Roll out this build").click()
+    page.get_by_label("Canary devices").fill("1")
+    page.get_by_label("Then waves up to (%)").fill("50, 100")
+    page.get_by_label("Soak time (minutes)").fill("0")
+    page.get_by_label("Pause after this many failures").fill("2")
+    page.locator("#rollout-plan").click()
+    page.locator("#rollout-start").wait_for(timeout=120_000)
+    page.screenshot(path=str(OUT / "rollout-preview-desktop.png"), full_page=True)
+    page.locator("#rollout-start").click()
+    page.locator("#confirm-dialog").get_by_role("button", name="Start the rollout").click()
+    page.locator('#wave-0[data-state="passed"]').wait_for(timeout=120_000)
+    page.wait_for_timeout(4000)  # the first wave under way (its offline devices wait)
+    page.screenshot(path=str(OUT / "rollout-desktop.png"), full_page=True)
+
+
 @contextmanager
 def fleet_worker(env: dict[str, str]):
     """A fleet worker beside the portal, stopped (SIGTERM) when the screenshots are taken."""
@@ -133,7 +170,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with (
         emulator() as upstream,
-        portal_site(upstream) as (site, _, env),
+        portal_site(upstream, ROLLOUT_PACE) as (site, _, env),
         fleet_worker(env),
         sync_playwright() as playwright,
     ):
@@ -172,6 +209,8 @@ def main() -> None:
                 team_pages(page, site, uid)
             if name == "desktop" and "fleet" in wanted:
                 fleet_pages(page, site)
+            if name == "desktop" and "rollouts" in wanted:
+                rollout_pages(page, site)
             context.close()
         browser.close()
     print(f"Saved screenshots in {OUT.relative_to(ROOT)}/")
