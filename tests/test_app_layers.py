@@ -27,6 +27,15 @@ def test_the_core_imports_no_fleet_module():
     assert {path: names for path, names in offenders.items() if names} == {}
 
 
+def test_fleet_imports_only_the_core_never_the_device_or_firmware_pages():
+    apps = {"devices", "firmware"}
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(n for n in _imports(path) if n.split(".")[0] in apps)
+        for path in (ROOT / "fleet").rglob("*.py")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+
+
 def test_readyz_gets_its_worker_count_from_fleet_by_registration(db):
     from fleet.health import workers_alive
     from portal import health
