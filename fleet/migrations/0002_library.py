@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("fleet", "0001_initial"),
-        ("portal", "0010_access_manage_tags"),
+        ("portal", "0010_access_fleet_permissions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("fleet", "0003_budget"),
-        ("portal", "0011_access_manage_library"),
+        ("portal", "0010_access_fleet_permissions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
