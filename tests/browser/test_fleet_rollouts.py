@@ -129,7 +129,7 @@ def test_a_rollout_on_a_tag_is_previewed_started_promoted_paused_rolled_back_and
     wave1 = [t.device_uid for t in rollout.targets.filter(wave__number=1)]
     assert len(wave1) == 2
     emulator.set_ota_outcomes(devices={uid: "old_build" for uid in wave1})
-    # The confirmation takes its time: the page's redraws wait for it (static/fleet/rollouts.js).
+    # The confirmation takes its time: the page's redraws wait for it (static/fleet/live.js).
     page.locator("#rollout-promote").click()
     page.wait_for_timeout(2500)
     confirm(page, "Promote")

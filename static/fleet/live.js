@@ -1,13 +1,13 @@
-// A rollout's page (templates/fleet/rollout.html): its live part is redrawn every few
-// seconds, like a job's (static/fleet/jobs.js).
+// The live part of a job's page and of a rollout's (templates/fleet/job.html, rollout.html),
+// redrawn every few seconds.
 (function () {
   "use strict";
 
   function live(elt) {
-    return elt && elt.id === "rollout-live";
+    return elt && (elt.id === "job-live" || elt.id === "rollout-live");
   }
 
-  // No redraw while the confirmation dialog asks (Start, Abort, Promote...): the form that
+  // No redraw while the confirmation dialog asks (Cancel, Retry, Start, Abort...): the form that
   // asked lives in the live part. Nor while the tab is hidden.
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (!live(event.detail.elt)) return;
