@@ -16,6 +16,9 @@ happen before the headers leave happens in `page()`, before it returns: the CSRF
 middleware as the response leaves), and the rest is drawn in the request's own context (its
 log lines keep the request's id, its time zone stays).
 
+A proxy in front must pass the parts on as they come: the page says so to nginx
+(`X-Accel-Buffering: no`); Caddy does it for any answer without a length.
+
 If drawing the rest fails (a bug), the error is logged and the page ends with the portal's
 error message: the 200 has left, but nothing is lost or half-drawn.
 """
@@ -90,4 +93,8 @@ def page(
             return
         yield whole[len(start) :]
 
-    return StreamedPage(parts(), content_type="text/html; charset=utf-8")
+    response = StreamedPage(parts(), content_type="text/html; charset=utf-8")
+    # A proxy passes each part on as it comes: nginx when told so (Caddy does by itself for
+    # an answer without a Content-Length).
+    response["X-Accel-Buffering"] = "no"
+    return response

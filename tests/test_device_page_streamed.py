@@ -37,6 +37,7 @@ def test_the_head_leaves_before_the_upstream_has_answered_and_the_rest_after(
     with caplog.at_level(logging.INFO, logger="portal.iot"):
         response = as_viewer.get(reverse("devices:detail", args=[uid]))
         assert response.status_code == 200 and response.streaming
+        assert response["X-Accel-Buffering"] == "no"  # a proxy passes the head on at once
         parts = iter(response.streaming_content)
         head = next(parts).decode()
         assert not _answered(caplog, "devices.detail")  # sent while the read was out
