@@ -20,9 +20,17 @@ from devices.table import rows_html
 from fleet import selection, tags
 from fleet.jobs import PERMISSION
 from fleet.models import Job
-from portal import storable
+from portal import storable, streaming
 from portal.decorators import requires
-from portal.iot import InvalidIdentifier, IoTError, NotFound, check_uid, client_for, known
+from portal.iot import (
+    InvalidIdentifier,
+    IoTClient,
+    IoTError,
+    NotFound,
+    check_uid,
+    client_for,
+    known,
+)
 from portal.outcomes import perform
 from portal.results import device_label
 
@@ -169,25 +177,29 @@ def _device(request: HttpRequest, uid: str) -> dict[str, Any]:
 def device_detail(request: HttpRequest, uid: str) -> HttpResponse:
     """The detail and, read beside it, the panels (devices/panels.py); the live refresh alone.
 
-    The panels' reads start before the detail's answer only for a uid known to be the token's
-    (portal/iot/known.py): for any other, the detail answers first, so a uid the token does
-    not have costs one upstream read, not three."""
-    context: dict[str, object] = {"uid": uid}
+    For a uid known to be the token's (portal/iot/known.py) the panels' reads start at once,
+    beside the detail's, and the page is sent in two parts (portal/streaming.py): its head
+    before the reads answer, the rest when they have. Any other uid has its detail read first,
+    so a uid the token does not have costs one upstream read, not three, and gets a 404."""
     live = bool(request.htmx and request.htmx.target == "device-live")
-    reads: dict[str, Any] = {}
+    context: dict[str, object] = {"uid": uid}
     cache_id = None
     try:
         client = client_for(request.user)
         cache_id = client.cache_id
-        if not live and known.has(cache_id, check_uid(uid)):
+        if not live and known.has(client.cache_id, check_uid(uid)):
             reads = panels.start(client, uid)
+            return streaming.page(
+                request,
+                "devices/detail.html",
+                head=("base.html#document_start", "devices/detail.html#assets"),
+                context=lambda: _page_context(request, client, uid, reads),
+            )
         context["device"] = client.get_device(uid)
     except (NotFound, InvalidIdentifier):
-        panels.cancel(reads)
         known.gone(cache_id, uid)
         raise Http404("No such device.") from None
     except IoTError as error:
-        panels.cancel(reads)
         context["error"] = error
     else:
         known.seen(cache_id, uid)
@@ -195,11 +207,30 @@ def device_detail(request: HttpRequest, uid: str) -> HttpResponse:
         if "error" in context:
             return HttpResponse(status=204)  # keep what is shown; the next refresh tries again
         return render(request, "devices/detail.html#live", context)
-    if "device" in context:
-        if not reads:  # the detail has just said the device is there: its panels' reads now
-            reads = panels.start(client, uid)
+    if "device" in context:  # the detail has just said the device is there: its panels now
+        reads = panels.start(client, uid)
         context["panels"] = panels.draw(request, uid, context["device"], reads)
     return render(request, "devices/detail.html", context)
+
+
+def _page_context(
+    request: HttpRequest, client: IoTClient, uid: str, reads: dict[str, Any]
+) -> dict[str, object]:
+    """A streamed page's context, once the detail has answered. A device removed upstream
+    since the portal saw it (its 404 now) is drawn as the portal's "no such device", in the
+    page whose head has left with a 200; the next visit gets the 404 itself."""
+    context: dict[str, object] = {"uid": uid}
+    try:
+        device = client.get_device(uid)
+    except NotFound:
+        panels.cancel(reads)
+        known.gone(client.cache_id, uid)
+        return {**context, "gone": True, "device_uid": uid}
+    except IoTError as error:
+        panels.cancel(reads)
+        return {**context, "error": error}
+    known.seen(client.cache_id, uid)
+    return {**context, "device": device, "panels": panels.draw(request, uid, device, reads)}
 
 
 def _field(field: str) -> str:

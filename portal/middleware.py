@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from portal.iot import InvalidIdentifier, IoTError, NotFound, NoToken
 from portal.logs import request_context
+from portal.streaming import StreamedPage
 
 logger = logging.getLogger("portal.request")
 
@@ -43,22 +44,32 @@ class RequestLogMiddleware:
         finally:
             request_context.reset(context_token)
         user = getattr(request, "user", None)
-        logger.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            response.status_code,
-            extra={
-                "request_id": request_id,
-                "user": user.get_username() if user and user.is_authenticated else "",
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-            },
-        )
+        extra = {
+            "request_id": request_id,
+            "user": user.get_username() if user and user.is_authenticated else "",
+            "method": request.method,
+            "path": request.path,
+            "status": response.status_code,
+        }
+
+        def log() -> None:
+            extra["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            logger.info("%s %s %s", request.method, request.path, response.status_code, extra=extra)
+
+        if isinstance(response, StreamedPage):  # its line says when the whole page has left
+            response.streaming_content = _then(response.streaming_content, log)
+        else:
+            log()
         response["X-Request-ID"] = request_id
         return response
+
+
+def _then(parts: Iterable[bytes], done: Callable[[], None]) -> Iterator[bytes]:
+    """`parts`, then `done()`: also when the client goes away before the end."""
+    try:
+        yield from parts
+    finally:
+        done()
 
 
 class NoStoreForSignedInMiddleware:

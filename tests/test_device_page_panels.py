@@ -172,16 +172,19 @@ def test_a_device_not_known_yet_has_its_panels_read_after_its_detail_and_drawn(a
     assert all(e["at"] - detail["at"] >= 0.09 for e in panel_reads)  # after its answer
     # From then on the device is known: its next page reads all three at once.
     emulator.clear_log()
-    as_viewer.get(reverse("devices:detail", args=[uid]))
+    assert as_viewer.get(reverse("devices:detail", args=[uid])).content
     arrivals = [e["at"] for e in upstream_calls(emulator, "GET")]
     assert len(arrivals) == 3 and max(arrivals) - min(arrivals) < 0.05
 
 
-def test_a_device_removed_upstream_is_forgotten_after_its_first_404(as_viewer, viewer, emulator):
+def test_a_device_removed_upstream_is_forgotten_after_it_is_found_gone(as_viewer, viewer, emulator):
     gone = "dev_" + "0" * 12  # listed once, not there any more
     token_id = viewer.portal_profile.token.pk
     known.listed(token_id, [gone])
-    assert as_viewer.get(reverse("devices:detail", args=[gone])).status_code == 404
+    # Its page was sent as a known device's (portal/streaming.py): it says "no such device".
+    first = as_viewer.get(reverse("devices:detail", args=[gone]))
+    body = first.content.decode()
+    assert "<title>No such device" in body and f"There is no device <code>{gone}</code>" in body
     assert not known.has(token_id, gone)
     # The panel reads that page started beside its detail may still be arriving: let them
     # land before the log is cleared, so the next page's log is its own.

@@ -1,0 +1,100 @@
+"""A page sent in two parts: its head at once, the rest when the reads it waits for are done.
+
+A device's page waits about one upstream round trip for its reads. Sent whole at the end, the
+browser starts on it only then: it commits the navigation, parses the head and loads the
+style sheets and scripts (from its cache) after the wait, not during it, which cost a third of
+the page's time. Sent in two parts, the head (the document up to its `<title>`: the same bytes
+for every outcome) leaves before the reads have answered, and the browser does its part while
+the portal waits.
+
+The price is that the status and the headers are decided before the reads answer. So only a
+page whose answer is known to be 200 is streamed (a device's page for a uid the portal has
+seen: portal/iot/known.py); whatever the reads then say (an upstream error, a device removed
+since) is drawn as the page's content, as the page drawn whole would draw it. Whatever has to
+happen before the headers leave happens in `page()`, before it returns: the CSRF token is made
+(its cookie goes with the headers) and the messages are taken (they are cleared by the
+middleware as the response leaves), and the rest is drawn in the request's own context (its
+log lines keep the request's id, its time zone stays).
+
+A proxy in front must pass the parts on as they come: the page says so to nginx
+(`X-Accel-Buffering: no`); Caddy does it for any answer without a length.
+
+If drawing the rest fails (a bug), the error is logged and the page ends with the portal's
+error message: the 200 has left, but nothing is lost or half-drawn.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, StreamingHttpResponse
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+
+logger = logging.getLogger("portal.request")
+
+# Where a page whose rest could not be drawn ends (after its head, already sent).
+FAILED = (
+    '<title>Something went wrong · IoT Device Portal</title></head>\n<body><main id="main">'
+    '<div class="alert alert-error" role="alert"><p><strong>This page could not be drawn.</strong>'
+    " The portal hit an error it did not expect; nothing was sent to a device. "
+    '<a href="">Load the page again</a>, and tell an admin if it keeps happening.</p></div>'
+    "</main></body></html>\n"
+)
+
+
+class StreamedPage(StreamingHttpResponse):
+    """A page in parts, which still has a `content` for whatever needs the whole body at once
+    (the test client, a check of the page): reading it draws the rest then and keeps it."""
+
+    @property
+    def content(self) -> bytes:  # type: ignore[override]
+        whole = b"".join(self.streaming_content)
+        self.streaming_content = [whole]
+        return whole
+
+    @property
+    def text(self) -> str:  # type: ignore[override]
+        return self.content.decode(self.charset)
+
+
+def page(
+    request: HttpRequest,
+    template_name: str,
+    head: Sequence[str],
+    context: Callable[[], dict[str, Any]],
+) -> StreamedPage:
+    """`template_name` drawn with `context()`, its first part sent before `context()` runs.
+
+    `head` names the partials (in order) whose drawing is how the page begins: what is sent
+    at once. The rest is the page drawn whole when `context()` has answered, less that
+    beginning (which must be the same bytes; a page that does not begin so is a bug, logged,
+    and ended with the error message)."""
+    start = "".join(render_to_string(name, request=request) for name in head)
+    get_token(request)  # its cookie leaves with the headers, not after them
+    list(messages.get_messages(request))  # taken now, so they are cleared as the page leaves
+    run = contextvars.copy_context().run
+
+    def parts() -> Iterator[str]:
+        yield start
+        try:
+            whole = run(lambda: render_to_string(template_name, context(), request))
+        except Exception:
+            logger.exception("the rest of %s could not be drawn", request.path)
+            yield FAILED
+            return
+        if not whole.startswith(start):
+            logger.error("%s does not begin with its head: %s", template_name, ", ".join(head))
+            yield FAILED
+            return
+        yield whole[len(start) :]
+
+    response = StreamedPage(parts(), content_type="text/html; charset=utf-8")
+    # A proxy passes each part on as it comes: nginx when told so (Caddy does by itself for
+    # an answer without a Content-Length).
+    response["X-Accel-Buffering"] = "no"
+    return response
