@@ -908,12 +908,29 @@ def _attempt_ended(target: Target, detail: dict[str, Any], ota: str) -> bool:
     """The device's `last_ota_at` moved since the read before the trigger: its OTA attempt
     ended, whether or not a read caught the restart (which can be shorter than the poll
     interval). Not while its `meta.ota_status`, when given, says the update is under way; not
-    for a device triggered before the mark was kept (None)."""
+    for a device triggered before the mark was kept (None).
+
+    The reference does not say when `last_ota_at` is written: an upstream may stamp the
+    trigger itself. So where no status word says otherwise, a mark already moved at the
+    first look after the trigger (made at once, long before any real OTA can have ended) is
+    taken as the trigger's stamp: it becomes the mark, and the next move is the end."""
     before = target.trigger_last_ota_at
     if before is None or (ota and ota not in ENDED_OTA):
         return False
     now = ota_mark(detail)
-    return bool(now) and now != before
+    if not now or now == before:
+        return False
+    if not ota and not _looked_since_trigger(target):
+        target.trigger_last_ota_at = now
+        _save(target, "trigger_last_ota_at")
+        return False
+    return True
+
+
+def _looked_since_trigger(target: Target) -> bool:
+    """Whether a poll of the device's detail was made since its trigger."""
+    polls = target.steps.filter(kind=Step.Kind.POLL)
+    return polls.filter(at__gte=target.triggered_at).exists() if target.triggered_at else True
 
 
 def _soak(ctx: Context, target: Target) -> None:

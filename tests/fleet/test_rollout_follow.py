@@ -78,7 +78,8 @@ def following(emulator, token, maintainer, last_ota_at, ota_status="done"):
     emulator.set_ota_outcome(uid, "stuck")
     detail = emulator.state.device_detail(TOKEN_A, uid)
     detail["target_firmware"] = {"id": 1, "name": build.name, "version": "2.0.0", "md5": build.md5}
-    detail["meta"] = {**detail["meta"], "ota_status": ota_status}
+    meta = {k: v for k, v in detail["meta"].items() if k != "ota_status"}
+    detail["meta"] = {**meta, "ota_status": ota_status} if ota_status else meta
     detail["last_ota_at"] = last_ota_at
     serve(emulator, uid, detail)
     target = drive(rollout, until=lambda t: t.state == Target.State.FOLLOWING)
@@ -129,6 +130,37 @@ def test_a_last_ota_at_that_moves_while_the_update_status_says_it_is_under_way_i
     assert target.state == Target.State.FOLLOWING
     # Then its status says it ended, on the old build: failed.
     serve(emulator, target.device_uid, {**moved, "meta": {"ota_status": "done"}})
+    target = steps(rollout, 4)
+    assert (target.state, target.why) == (Target.State.FAILED, "Came back on the old build.")
+
+
+def test_with_no_status_word_a_last_ota_at_moved_at_the_first_look_is_the_triggers_stamp(
+    db, emulator, token_a, maintainer
+):
+    rollout, detail, target = following(
+        emulator, token_a, maintainer, "2026-11-01T10:00:00Z", ota_status=None
+    )
+    # An upstream that stamps the OTA when it is sent, and says nothing of its progress.
+    stamped = {**detail, "last_ota_at": "2026-12-01T10:00:00Z"}
+    serve(emulator, target.device_uid, stamped)
+    target = steps(rollout, 4)
+    assert target.state == Target.State.FOLLOWING  # not "came back": it has barely begun
+    assert target.trigger_last_ota_at == rollout_engine.ota_mark(stamped)
+    # It restarts on its old build, which moves the time again: failed.
+    serve(emulator, target.device_uid, {**detail, "last_ota_at": "2026-12-01T10:01:30Z"})
+    target = steps(rollout, 4)
+    assert (target.state, target.why) == (Target.State.FAILED, "Came back on the old build.")
+
+
+def test_with_no_status_word_a_last_ota_at_moved_after_the_first_look_is_the_end(
+    db, emulator, token_a, maintainer
+):
+    rollout, detail, target = following(
+        emulator, token_a, maintainer, "2026-11-01T10:00:00Z", ota_status=None
+    )
+    target = steps(rollout, 1)  # the first look: nothing has moved yet
+    assert target.state == Target.State.FOLLOWING
+    serve(emulator, target.device_uid, {**detail, "last_ota_at": "2026-12-01T10:01:30Z"})
     target = steps(rollout, 4)
     assert (target.state, target.why) == (Target.State.FAILED, "Came back on the old build.")
 
