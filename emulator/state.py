@@ -678,8 +678,10 @@ class State:
         if outcome == ota_range.OLD_BUILD:
             if device.ota_until is not None and now >= device.ota_until:
                 # The new build fails to boot: the device restarts and comes back (after a
-                # reboot's time) on the firmware it ran before, which never changed.
+                # reboot's time) on the firmware it ran before, which never changed. The
+                # attempt ended at the restart: its time is the device's last OTA.
                 at = device.ota_until
+                device.last_ota_at = at
                 device.ota_until = None
                 device.ota_firmware_id = None
                 device.ota_outcome = None

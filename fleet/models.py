@@ -453,6 +453,13 @@ class Target(models.Model):
     # Its update was seen under way since the trigger (meta.ota_status not an ended word, or
     # not ended before it): an ended status then means this update ended.
     seen_updating = models.BooleanField(default=False)
+    # The detail's `last_ota_at` read just before the trigger, as a mark to compare (see
+    # fleet.rollout_engine.ota_mark; "" when the detail had none). A later non-empty mark that
+    # differs means this OTA attempt ended. None (so null is meant): not recorded, for a device
+    # triggered before it was kept, whose attempt this signal cannot tell.
+    trigger_last_ota_at = models.CharField(  # noqa: DJ001
+        max_length=40, null=True, blank=True, default=None
+    )
     claimed_by = models.CharField(max_length=64, blank=True)
     next_check_at = models.DateTimeField(null=True, blank=True)
     deadline = models.DateTimeField(null=True, blank=True)  # of its current wait

@@ -27,8 +27,9 @@ Following a triggered device reads its detail every PORTAL_ROLLOUT_POLL_SECONDS:
 
 - it runs the target md5 and is online: soaking; still online and on it after soak_seconds:
   healthy (a drop during the soak sends it back to following);
-- it comes back on its old build (it was seen offline or restarting since the trigger, or
-  its `meta.ota_status` says the update ended, and it runs the md5 it ran before): failed;
+- it comes back on its old build (its `last_ota_at` is no longer the one read just before
+  the trigger, or it was seen offline or restarting since the trigger, or its
+  `meta.ota_status` says the update ended, and it runs the md5 it ran before): failed;
 - the follow timeout passes while it is online on the old build: timed out (it stopped
   reporting progress); while it is offline: needs a visit (last address, RSSI, description
   kept).
@@ -47,7 +48,7 @@ import logging
 import math
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 from io import BytesIO
 from typing import Any
 
@@ -70,6 +71,8 @@ UPLOAD_TRIES = 3  # upload or set target answers of failure before the device is
 STALE = "The worker making this step stopped before an answer came: the device may or may not have acted on it."  # noqa: E501
 OFFLINE_WORDS = {"offline", "reconnecting", "disconnected"}
 ENDED_OTA = {"done", "failed", "error", "aborted"}
+MARK_LENGTH = 40  # Target.trigger_last_ota_at
+SET_BACK = "Already runs the build; its target was set back to it."
 # Set when this worker was asked to stop (SIGTERM, see fleet/management/commands/db_worker.py):
 # a rollout being advanced is left between two steps and queued for the next worker.
 STOPPING = threading.Event()
@@ -660,7 +663,9 @@ def _triggered(target: Target) -> bool:
 
 
 def trigger(ctx: Context, target: Target) -> None:
-    """Start the update once the device is online on the right target; at most once."""
+    """Start the update once the device is online on the right target; at most once. A
+    device already on the build is not triggered (a rollback's only once its target is the
+    build too: its set-target step set it back)."""
     if target.triggered_at is not None or _triggered(target):
         _move(target, Target.State.FOLLOWING, triggered_at=target.triggered_at or timezone.now())
         follow(ctx, target)
@@ -675,11 +680,16 @@ def trigger(ctx: Context, target: Target) -> None:
     rollouts.observe(target, detail)
     _save(target, "last_ip", "last_rssi", "description", "last_seen_at")
     current = md5_in(detail.get("current_firmware"))
-    if current == target.target_md5:
-        _note(target, Step.Kind.READ, Step.Outcome.OK, "Already running the target build.")
+    targeted = md5_in(detail.get("target_firmware")) == target.target_md5
+    rollback = ctx.rollout.rollback_of_id is not None
+    if current == target.target_md5 and not (rollback and not targeted):
+        # A rollback's device already on the build had its target set back just before
+        # (planning kept it for that, rollouts.decide): nothing to trigger.
+        said = SET_BACK if rollback else "Already running the target build."
+        _note(target, Step.Kind.READ, Step.Outcome.OK, said)
         _soak(ctx, target)
         return
-    if md5_in(detail.get("target_firmware")) != target.target_md5:
+    if not targeted:
         _note(target, Step.Kind.READ, Step.Outcome.WARNING, "Its target is not the build yet.")
         _move(target, Target.State.TARGETING)
         return
@@ -710,7 +720,15 @@ def trigger(ctx: Context, target: Target) -> None:
         target.deadline = now + timedelta(seconds=locked.follow_timeout_seconds)
         target.seen_offline = False
         target.seen_updating = ota_status(detail) not in ENDED_OTA
-        _save(target, "triggered_at", "deadline", "seen_offline", "seen_updating")
+        target.trigger_last_ota_at = ota_mark(detail)
+        _save(
+            target,
+            "triggered_at",
+            "deadline",
+            "seen_offline",
+            "seen_updating",
+            "trigger_last_ota_at",
+        )
     outcome = _write(
         ctx,
         target,
@@ -748,6 +766,40 @@ def ota_status(detail: dict[str, Any]) -> str:
     meta = detail.get("meta") if isinstance(detail.get("meta"), dict) else {}
     ota = meta.get("ota_status")
     return ota.strip().lower() if isinstance(ota, str) else ""
+
+
+def ota_mark(detail: dict[str, Any]) -> str:
+    """The detail's `last_ota_at` as a mark to compare with another, never with a clock.
+
+    "" when it is null, missing or not a string or a number. A timestamp that parses is
+    written in one form (UTC ISO 8601 when it has an offset), so one moment written two ways
+    is one mark; anything else (garbage from a broken or hostile upstream) is kept as the
+    text it was, NUL and surrogates escaped and cut to 40 characters (what the Target
+    stores): only "equal or not" is ever asked of it, so no value can make it raise. Two
+    different values alike in their first characters read as equal: that signal is then
+    missed, and the others (offline, the OTA status, the follow timeout) still hold.
+    """
+    value = detail.get("last_ota_at")
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return ""
+    if not isinstance(value, str):
+        try:
+            value = str(value) if math.isfinite(value) else ""
+        except (ValueError, OverflowError):  # an integer too big for a float, or to write out
+            return ""
+    value = value.strip()
+    if not value:
+        return ""
+    if len(value) <= 64:
+        try:
+            when = display.parse_time(value)
+            if when is not None:
+                if when.tzinfo is not None:
+                    when = when.astimezone(UTC)
+                value = when.isoformat()
+        except (ValueError, OverflowError):  # a moment outside what datetime can hold
+            pass
+    return storable.text(value, MARK_LENGTH)
 
 
 def online(detail: dict[str, Any]) -> bool:
@@ -822,6 +874,7 @@ def follow(ctx: Context, target: Target) -> None:
         _soak(ctx, target)
         return
     back = target.seen_offline or (target.seen_updating and ota in ENDED_OTA)
+    back = back or _attempt_ended(target, detail, ota)
     if back and current and current == target.previous_md5:
         _note(target, Step.Kind.POLL, Step.Outcome.ERROR, "Came back on the old build.")
         end(target, Target.State.FAILED, "Came back on the old build.")
@@ -849,6 +902,35 @@ def follow(ctx: Context, target: Target) -> None:
         )
     else:
         _move(target, target.state, after=poll_seconds())
+
+
+def _attempt_ended(target: Target, detail: dict[str, Any], ota: str) -> bool:
+    """The device's `last_ota_at` moved since the read before the trigger: its OTA attempt
+    ended, whether or not a read caught the restart (which can be shorter than the poll
+    interval). Not while its `meta.ota_status`, when given, says the update is under way; not
+    for a device triggered before the mark was kept (None).
+
+    The reference does not say when `last_ota_at` is written: an upstream may stamp the
+    trigger itself. So where no status word says otherwise, a mark already moved at the
+    first look after the trigger (made at once, long before any real OTA can have ended) is
+    taken as the trigger's stamp: it becomes the mark, and the next move is the end."""
+    before = target.trigger_last_ota_at
+    if before is None or (ota and ota not in ENDED_OTA):
+        return False
+    now = ota_mark(detail)
+    if not now or now == before:
+        return False
+    if not ota and not _looked_since_trigger(target):
+        target.trigger_last_ota_at = now
+        _save(target, "trigger_last_ota_at")
+        return False
+    return True
+
+
+def _looked_since_trigger(target: Target) -> bool:
+    """Whether a poll of the device's detail was made since its trigger."""
+    polls = target.steps.filter(kind=Step.Kind.POLL)
+    return polls.filter(at__gte=target.triggered_at).exists() if target.triggered_at else True
 
 
 def _soak(ctx: Context, target: Target) -> None:

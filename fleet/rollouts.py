@@ -8,8 +8,9 @@ the portal's own records through the core's one write path, so each has its one 
 
 Planning reads each chosen device's detail (one budgeted read each, fleet.budget.slot):
 devices whose chip does not match the build's image are excluded, devices already running the
-build's md5 are skipped, both kept on the rollout with the reason; the rest are shared into
-waves (a canary of N, then cumulative percentages).
+build's md5 are skipped (in a rollback, only if their target is that build too: the others
+have their target set back), both kept on the rollout with the reason; the rest are shared
+into waves (a canary of N, then cumulative percentages).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from portal.models import ApiToken
 from portal.outcomes import Actor, Done, Outcome, Refused, perform
 
 Who = HttpRequest | Actor
+TARGET_ONLY = "Already runs the build, its target upstream is another: only the target is set back."
 ADVANCE = "fleet.tasks.advance_rollout"
 
 
@@ -271,7 +273,7 @@ def check(client: IoTClient | None, rollout: Rollout, row: Target) -> None:
     if detail is None:
         row.state, row.why = Target.State.EXCLUDED, problem
     else:
-        decide(row, rollout.build, detail)
+        decide(row, rollout.build, detail, rollback=rollout.rollback_of_id is not None)
     if row.state != Target.State.WAITING:
         row.finished_at = now
     row.next_check_at = None
@@ -282,9 +284,16 @@ def check(client: IoTClient | None, rollout: Rollout, row: Target) -> None:
     ])  # fmt: skip
 
 
-def decide(row: Target, build: Build | None, detail: dict[str, Any]) -> None:
+def decide(
+    row: Target, build: Build | None, detail: dict[str, Any], *, rollback: bool = False
+) -> None:
     """What a device's detail says about its part in the rollout (excluded, skipped or
-    waiting), with what it ran before."""
+    waiting), with what it ran before.
+
+    In a rollback, a device already running the build it goes back to but whose target
+    upstream is another (it came back on its old build: the target is still the new one, which
+    it may fetch at its next OTA check) waits too: the engine sets its target back, and
+    triggers nothing (fleet/rollout_engine.py `trigger`)."""
     row.device_name = (display.text(detail.get("name")) or row.device_name)[:100]
     row.chip = images.device_chip(detail) or ""
     current = detail.get("current_firmware")
@@ -299,7 +308,10 @@ def decide(row: Target, build: Build | None, detail: dict[str, Any]) -> None:
     elif not row.target_md5:
         row.state, row.why = Target.State.EXCLUDED, "No build to go back to."
     elif row.previous_md5 == row.target_md5:
-        row.state, row.why = Target.State.SKIPPED, "Already running this build."
+        if rollback and md5_in(detail.get("target_firmware")) != row.target_md5:
+            row.why = TARGET_ONLY
+        else:
+            row.state, row.why = Target.State.SKIPPED, "Already running this build."
 
 
 def finish_planning(rollout: Rollout) -> bool:
@@ -520,7 +532,9 @@ def promote(actor: Who, rollout: Rollout) -> Outcome:
 def rollback_failed(actor: Who, rollout: Rollout, client: IoTClient | None = None) -> Outcome:
     """A new rollout (a draft, `rollback_of`) taking each failed device back to the build it
     ran before, when the device's firmware list upstream still has it. Devices that no
-    longer have it are named in the message; the draft is started like any other."""
+    longer have it are named in the message; the draft is started like any other. A device
+    that came back on its old build runs it already: its target (still the failed build) is
+    set back to it, with no OTA trigger (`decide`)."""
     who = Actor.of(actor)
     failed = list(rollout.targets.filter(state__in=Target.FAILURES).exclude(previous_md5=""))
     reader = client or client_of(rollout.token)

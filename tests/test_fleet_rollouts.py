@@ -20,7 +20,7 @@ import pytest
 from django.db import connection
 
 from emulator.pytest_plugin import TOKEN_A
-from fleet import rollouts
+from fleet import rollout_engine, rollouts
 from fleet.models import Build, BuildFile, Rollout, Step, Target, Wave
 from portal.models import AuditEvent
 from portal.outcomes import Actor
@@ -181,6 +181,33 @@ def test_a_device_that_comes_back_on_its_old_build_is_failed(worker, emulator, t
     assert target.why == "Came back on the old build."
     assert rollout.targets.get(device_uid=chosen[1][0]).state == Target.State.HEALTHY
     assert triggers(emulator, chosen[0][0]) == 1  # never sent again
+
+
+def test_a_device_back_on_its_old_build_before_any_read_saw_its_restart_is_failed_by_its_last_ota(
+    worker, emulator, token_a, maintainer
+):
+    chosen = devices(emulator, 1)
+    uid = chosen[0][0]
+    before = emulator.state.device_detail(TOKEN_A, uid)
+    # An earlier OTA ended: the read before the trigger already says "done".
+    assert before["meta"]["ota_status"] == "done" and before["last_ota_at"]
+    # The OTA and the restart take 1 ms each: over before the first read after the trigger,
+    # so no read sees the device restarting, nor its update under way.
+    emulator.set_time_scale(1000)
+    emulator.set_ota_outcome(uid, "old_build")
+    rollout = planned(maintainer, token_a, a_build(token_a), chosen, canary=0, percents=[100],
+                      soak_seconds=0, pass_percent=0, follow_timeout_seconds=5)  # fmt: skip
+    started(maintainer, rollout)
+    ended(rollout)
+    target = rollout.targets.get()
+    assert (target.state, target.why) == (Target.State.FAILED, "Came back on the old build.")
+    assert not target.seen_offline and not target.seen_updating  # no read caught the restart
+    assert not target.steps.filter(message="Offline.").exists()
+    assert target.trigger_last_ota_at == rollout_engine.ota_mark(before)
+    after = emulator.state.device_detail(TOKEN_A, uid)
+    assert after["last_ota_at"] != before["last_ota_at"]
+    assert after["current_firmware"]["md5"] == before["current_firmware"]["md5"]
+    assert triggers(emulator, uid) == 1
 
 
 def test_the_failure_threshold_pauses_within_the_wave_and_the_next_wave_is_never_touched(
@@ -520,6 +547,55 @@ def test_rolling_back_the_failed_devices_is_a_rollout_of_their_previous_builds(
     assert not target.steps.filter(kind=Step.Kind.UPLOAD).exists()  # it was still there
     detail = emulator.state.device_detail(TOKEN_A, chosen[0][0])
     assert detail["current_firmware"]["md5"] == previous
+
+
+def test_rolling_back_devices_back_on_their_old_build_sets_their_target_back_with_no_ota(
+    worker, emulator, token_a, maintainer
+):
+    chosen = devices(emulator, 3)
+    back_on_old, reflashed, set_by_hand = (uid for uid, _ in chosen)
+    old = emulator.state.device_detail(TOKEN_A, back_on_old)["current_firmware"]["md5"]
+    emulator.set_ota_outcomes(devices={back_on_old: "old_build", set_by_hand: "old_build"})
+    build = a_build(token_a)
+    rollout = planned(maintainer, token_a, build, chosen, canary=0, soak_seconds=0,
+                      pass_percent=0)  # fmt: skip
+    started(maintainer, rollout)
+    ended(rollout)
+    assert states(rollout) == {back_on_old: Target.State.FAILED, reflashed: Target.State.HEALTHY,
+                               set_by_hand: Target.State.FAILED}  # fmt: skip
+    # Back on the old build, its target upstream is still the new one: its next OTA check
+    # would fetch it again.
+    assert emulator.state.device_detail(TOKEN_A, back_on_old)["target_firmware"]["md5"] == build.md5
+    emulator.state.set_target(TOKEN_A, set_by_hand, old)  # someone already set this one back
+    Target.objects.filter(rollout=rollout, device_uid=reflashed).update(
+        state=Target.State.FAILED, why="Misbehaves."
+    )
+    outcome = rollouts.rollback_failed(Actor(user=maintainer), rollout)
+    assert outcome.ok, outcome.message
+    back = ended(outcome.answer, states=(Rollout.State.DRAFT,))
+    assert states(back) == {back_on_old: Target.State.WAITING, reflashed: Target.State.WAITING,
+                            set_by_hand: Target.State.SKIPPED}  # fmt: skip
+    assert back.targets.get(device_uid=back_on_old).why == rollouts.TARGET_ONLY
+    emulator.clear_log()
+    started(maintainer, back)
+    ended(back)
+    assert states(back) == {back_on_old: Target.State.HEALTHY, reflashed: Target.State.HEALTHY,
+                            set_by_hand: Target.State.SKIPPED}  # fmt: skip
+    target = back.targets.get(device_uid=back_on_old)
+    assert [(s.kind, s.outcome) for s in target.steps.all()] == [
+        (Step.Kind.SET_TARGET, Step.Outcome.OK), (Step.Kind.READ, Step.Outcome.OK),
+    ]  # fmt: skip
+    assert target.steps.get(kind=Step.Kind.READ).message == (
+        "Already runs the build; its target was set back to it."
+    )
+    written = target.steps.get(kind=Step.Kind.SET_TARGET).audit
+    assert written.action == "firmware.set_target" and written.sent["rollout"] == back.pk
+    assert written.sent["md5"] == old and written.device_uid == back_on_old
+    assert triggers(emulator, back_on_old) == 0 and triggers(emulator, reflashed) == 1
+    assert touched(emulator, set_by_hand) == []
+    for uid in (back_on_old, set_by_hand):
+        detail = emulator.state.device_detail(TOKEN_A, uid)
+        assert detail["current_firmware"]["md5"] == old == detail["target_firmware"]["md5"]
 
 
 def test_a_rollout_above_the_approval_size_waits_for_a_second_maintainer(
