@@ -68,6 +68,11 @@ logger = logging.getLogger("portal.fleet")
 
 DUPLICATE = "This firmware file is already uploaded."
 UPLOAD_TRIES = 3  # upload or set target answers of failure before the device is failed
+REFUSALS = 10  # set target refusals (not 429s) before the device is failed
+NOT_TAKEN = (
+    "The device service accepted its target {} times, but its detail never showed the build "
+    "as the target."
+)
 STALE = "The worker making this step stopped before an answer came: the device may or may not have acted on it."  # noqa: E501
 OFFLINE_WORDS = {"offline", "reconnecting", "disconnected"}
 ENDED_OTA = {"done", "failed", "error", "aborted"}
@@ -632,6 +637,16 @@ def set_target(ctx: Context, target: Target) -> None:
     earlier = list(target.steps.filter(kind=Step.Kind.SET_TARGET))
     if sum(s.outcome == Step.Outcome.ERROR for s in earlier) >= UPLOAD_TRIES:
         end(target, Target.State.FAILED, f"Setting the target failed: {earlier[-1].message}")
+        return
+    accepted = sum(s.outcome in (Step.Outcome.OK, Step.Outcome.UNKNOWN) for s in earlier)
+    if accepted >= UPLOAD_TRIES:
+        # Each was taken, yet the detail read after it never showed the build as the target:
+        # setting it again would go on for ever.
+        end(target, Target.State.FAILED, NOT_TAKEN.format(accepted))
+        return
+    refused = [s for s in earlier if s.outcome == Step.Outcome.WARNING and s.status_code != 429]
+    if len(refused) >= REFUSALS:
+        end(target, Target.State.FAILED, f"Setting the target was refused: {refused[-1].message}")
         return
     step = _step(target, Step.Kind.SET_TARGET)
     sent = {"md5": target.target_md5, "firmware_id": target.firmware_id}

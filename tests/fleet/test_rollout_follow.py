@@ -233,3 +233,41 @@ def test_a_rollback_whose_target_was_not_set_back_sets_it_again_before_calling_i
     ]
     assert triggers(emulator, uid) == 0
     assert emulator.state.device_detail(TOKEN_A, uid)["target_firmware"]["md5"] == old["md5"]
+
+
+def test_a_target_accepted_again_and_again_but_never_shown_fails_the_device_after_three(
+    db, emulator, token_a, maintainer
+):
+    chosen = devices(emulator, 1)
+    uid = chosen[0][0]
+    build = a_build(token_a)
+    rollout = planned(maintainer, token_a, build, chosen, here=True, canary=0, soak_seconds=0,
+                      pass_percent=0)  # fmt: skip
+    assert rollouts.start(Actor(user=maintainer), rollout).ok
+    # The upstream takes every set-target, and its detail keeps showing the old target.
+    serve(emulator, uid, emulator.state.device_detail(TOKEN_A, uid))
+    target = drive(rollout)
+    assert (target.state, target.why) == (
+        Target.State.FAILED,
+        rollout_engine.NOT_TAKEN.format(rollout_engine.UPLOAD_TRIES),
+    )
+    kinds = [s.kind for s in target.steps.all() if s.kind == Step.Kind.SET_TARGET]
+    assert len(kinds) == rollout_engine.UPLOAD_TRIES
+    assert triggers(emulator, uid) == 0
+
+
+def test_a_target_refused_again_and_again_fails_the_device_with_the_upstreams_message(
+    db, emulator, token_a, maintainer
+):
+    chosen = devices(emulator, 1)
+    rollout = planned(maintainer, token_a, a_build(token_a), chosen, here=True, canary=0,
+                      soak_seconds=0, pass_percent=0)  # fmt: skip
+    assert rollouts.start(Actor(user=maintainer), rollout).ok
+    body = json.dumps({"message": "Device is busy."}).encode()
+    emulator.set_fault("raw", path="/firmwares/set-target$", status=409, body=body,
+                       headers={"Content-Type": "application/json"})  # fmt: skip
+    target = drive(rollout, steps=200)
+    assert target.state == Target.State.FAILED
+    assert target.why == "Setting the target was refused: Device is busy."
+    refused = target.steps.filter(kind=Step.Kind.SET_TARGET, outcome=Step.Outcome.WARNING)
+    assert refused.count() == rollout_engine.REFUSALS
