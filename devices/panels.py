@@ -39,11 +39,16 @@ logger = logging.getLogger("portal.devices")
 PANELS = ("tags", "commands", "buttons", "firmware")
 
 
-def start(client: IoTClient, uid: str) -> dict[str, parallel.Pending[Any]]:
-    """The panels' upstream reads, started now, beside the page's own read of the detail.
+def start(client: IoTClient, uid: str, *, detail: bool = False) -> dict[str, parallel.Pending[Any]]:
+    """The panels' upstream reads, started now, beside the page's own read of the detail;
+    with `detail`, that read too (`"device"`), first, so the request thread is free to send
+    the page's head meanwhile (portal/streaming.py).
 
-    `uid` has been checked; the reads need no database (the read pool's rule)."""
+    `uid` has been checked; the reads need no database (the read pool's rule: the detail's
+    read-cache key is worked out here, in the request thread)."""
+    reads = {"device": parallel.start(client.device_read(uid))} if detail else {}
     return {
+        **reads,
         "buttons": parallel.start(client.list_buttons, uid),
         "firmware": parallel.start(client.list_firmwares, uid),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -10,7 +11,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from devices import panels
@@ -188,12 +191,11 @@ def device_detail(request: HttpRequest, uid: str) -> HttpResponse:
         client = client_for(request.user)
         cache_id = client.cache_id
         if not live and known.has(client.cache_id, check_uid(uid)):
-            reads = panels.start(client, uid)
+            reads = panels.start(client, uid, detail=True)
             return streaming.page(
                 request,
-                "devices/detail.html",
                 head=("base.html#document_start", "devices/detail.html#assets"),
-                context=lambda: _page_context(request, client, uid, reads),
+                rest=lambda: _page_parts(request, client, uid, reads),
             )
         context["device"] = client.get_device(uid)
     except (NotFound, InvalidIdentifier):
@@ -213,24 +215,41 @@ def device_detail(request: HttpRequest, uid: str) -> HttpResponse:
     return render(request, "devices/detail.html", context)
 
 
-def _page_context(
+# Where a streamed page's panels go, drawn apart (templates/devices/detail.html).
+PANELS_APART = mark_safe("<!-- the panels -->")  # a constant: upstream text is escaped
+
+
+def _page_parts(
     request: HttpRequest, client: IoTClient, uid: str, reads: dict[str, Any]
-) -> dict[str, object]:
-    """A streamed page's context, once the detail has answered. A device removed upstream
-    since the portal saw it (its 404 now) is drawn as the portal's "no such device", in the
-    page whose head has left with a 200; the next visit gets the 404 itself."""
+) -> Iterator[str]:
+    """A streamed page's text once the detail has answered: the page up to its panels, then
+    the panels (drawn while the browser parses the top), then its end. A device removed
+    upstream since the portal saw it (its 404 now) is drawn as the portal's "no such device",
+    in the page whose head has left with a 200; the next visit gets the 404 itself."""
     context: dict[str, object] = {"uid": uid}
     try:
-        device = client.get_device(uid)
+        device = reads.pop("device").result()
     except NotFound:
         panels.cancel(reads)
         known.gone(client.cache_id, uid)
-        return {**context, "gone": True, "device_uid": uid}
+        context.update(gone=True, device_uid=uid)
     except IoTError as error:
         panels.cancel(reads)
-        return {**context, "error": error}
-    known.seen(client.cache_id, uid)
-    return {**context, "device": device, "panels": panels.draw(request, uid, device, reads)}
+        context["error"] = error
+    else:
+        known.seen(client.cache_id, uid)
+        context["device"] = device
+    if "device" not in context:
+        yield render_to_string("devices/detail.html", context, request)
+        return
+    whole = render_to_string(
+        "devices/detail.html", {**context, "panels_apart": PANELS_APART}, request
+    )
+    top, end = whole.split(PANELS_APART, 1)
+    yield top
+    context["panels"] = panels.draw(request, uid, device, reads)
+    yield render_to_string("devices/detail.html#panels", context, request)
+    yield end
 
 
 def _field(field: str) -> str:

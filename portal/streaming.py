@@ -1,11 +1,12 @@
-"""A page sent in two parts: its head at once, the rest when the reads it waits for are done.
+"""A page sent in parts: its head at once, the rest as it is drawn once its reads are done.
 
 A device's page waits about one upstream round trip for its reads. Sent whole at the end, the
 browser starts on it only then: it commits the navigation, parses the head and loads the
 style sheets and scripts (from its cache) after the wait, not during it, which cost a third of
-the page's time. Sent in two parts, the head (the document up to its `<title>`: the same bytes
+the page's time. Sent in parts, the head (the document up to its `<title>`: the same bytes
 for every outcome) leaves before the reads have answered, and the browser does its part while
-the portal waits.
+the portal waits; then each part of the rest as soon as it is drawn (a device's page sends
+its top before it draws its panels), so the browser parses one while the next is drawn.
 
 The price is that the status and the headers are decided before the reads answer. So only a
 page whose answer is known to be 200 is streamed (a device's page for a uid the portal has
@@ -20,14 +21,14 @@ A proxy in front must pass the parts on as they come: the page says so to nginx
 (`X-Accel-Buffering: no`); Caddy does it for any answer without a length.
 
 If drawing the rest fails (a bug), the error is logged and the page ends with the portal's
-error message: the 200 has left, but nothing is lost or half-drawn.
+error message where it had got to: the 200 has left, but nothing is sent or lost.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -37,13 +38,16 @@ from django.template.loader import render_to_string
 
 logger = logging.getLogger("portal.request")
 
-# Where a page whose rest could not be drawn ends (after its head, already sent).
-FAILED = (
-    '<title>Something went wrong · IoT Device Portal</title></head>\n<body><main id="main">'
-    '<div class="alert alert-error" role="alert"><p><strong>This page could not be drawn.</strong>'
-    " The portal hit an error it did not expect; nothing was sent to a device. "
+# Where a page whose rest could not be drawn ends: after its head, or within its body.
+WHAT_FAILED = (
+    '<div class="alert alert-error" role="alert"><p><strong>This page could not be drawn.'
+    "</strong> The portal hit an error it did not expect; nothing was sent to a device. "
     '<a href="">Load the page again</a>, and tell an admin if it keeps happening.</p></div>'
-    "</main></body></html>\n"
+)
+FAILED_WITHIN = WHAT_FAILED + "</main></body></html>\n"
+FAILED = (
+    "<title>Something went wrong · IoT Device Portal</title></head>\n"
+    '<body><main id="main">' + FAILED_WITHIN
 )
 
 
@@ -63,17 +67,15 @@ class StreamedPage(StreamingHttpResponse):
 
 
 def page(
-    request: HttpRequest,
-    template_name: str,
-    head: Sequence[str],
-    context: Callable[[], dict[str, Any]],
+    request: HttpRequest, head: Sequence[str], rest: Callable[[], Iterable[str]]
 ) -> StreamedPage:
-    """`template_name` drawn with `context()`, its first part sent before `context()` runs.
+    """A page whose head is sent now and whose text `rest()` gives, in parts, afterwards.
 
     `head` names the partials (in order) whose drawing is how the page begins: what is sent
-    at once. The rest is the page drawn whole when `context()` has answered, less that
-    beginning (which must be the same bytes; a page that does not begin so is a bug, logged,
-    and ended with the error message)."""
+    at once. `rest()` runs once the head has left; the text it gives is the whole page, in
+    as many parts as it likes (each is sent as it comes), and its first part begins with that
+    head, which is left out (a page that does not begin so is a bug: logged, and ended with
+    the error message). `drawn()` makes a `rest` of one template."""
     start = "".join(render_to_string(name, request=request) for name in head)
     get_token(request)  # its cookie leaves with the headers, not after them
     list(messages.get_messages(request))  # taken now, so they are cleared as the page leaves
@@ -81,20 +83,31 @@ def page(
 
     def parts() -> Iterator[str]:
         yield start
+        sent = False  # whether any of the body has left
         try:
-            whole = run(lambda: render_to_string(template_name, context(), request))
+            pieces = iter(run(rest))
+            while (piece := run(next, pieces, None)) is not None:
+                if not sent:
+                    if not piece.startswith(start):
+                        logger.error("%s does not begin with its head: %s", request.path, head)
+                        yield FAILED
+                        return
+                    piece = piece[len(start) :]
+                sent = True
+                yield piece
         except Exception:
             logger.exception("the rest of %s could not be drawn", request.path)
-            yield FAILED
-            return
-        if not whole.startswith(start):
-            logger.error("%s does not begin with its head: %s", template_name, ", ".join(head))
-            yield FAILED
-            return
-        yield whole[len(start) :]
+            yield FAILED_WITHIN if sent else FAILED
 
     response = StreamedPage(parts(), content_type="text/html; charset=utf-8")
     # A proxy passes each part on as it comes: nginx when told so (Caddy does by itself for
     # an answer without a Content-Length).
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def drawn(
+    request: HttpRequest, template_name: str, context: Callable[[], dict[str, Any]]
+) -> Callable[[], Iterable[str]]:
+    """A page's `rest`: `template_name` drawn whole with `context()`, in one part."""
+    return lambda: [render_to_string(template_name, context(), request)]

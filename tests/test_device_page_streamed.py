@@ -124,16 +124,23 @@ def test_the_request_is_logged_when_the_whole_page_has_left(as_viewer, emulator,
     assert line.status == 200 and line.duration_ms >= 200  # the reads' time is in it
 
 
-def test_a_page_whose_rest_fails_to_draw_ends_with_the_portals_message(rf, caplog, admin_user):
+def _request(rf, user):
     request = rf.get("/devices/x/")
-    request.user = admin_user
+    request.user = user
     request.session = {}
     request._messages = messages.storage.default_storage(request)
+    return request
+
+
+def test_a_page_whose_rest_fails_to_draw_ends_with_the_portals_message(rf, caplog, admin_user):
+    request = _request(rf, admin_user)
 
     def broken() -> dict[str, object]:
         raise RuntimeError("a bug")
 
-    page = streaming.page(request, "devices/detail.html", ("base.html#document_start",), broken)
+    page = streaming.page(
+        request, ("base.html#document_start",), streaming.drawn(request, "404.html", broken)
+    )
     with caplog.at_level(logging.ERROR, logger="portal.request"):
         body = page.content.decode()
     assert body.startswith(render_to_string("base.html#document_start", request=request)[:40])
@@ -144,12 +151,69 @@ def test_a_page_whose_rest_fails_to_draw_ends_with_the_portals_message(rf, caplo
 def test_a_page_that_does_not_begin_with_its_head_is_ended_rather_than_drawn_twice(
     rf, caplog, admin_user
 ):
-    request = rf.get("/devices/x/")
-    request.user = admin_user
-    request.session = {}
-    request._messages = messages.storage.default_storage(request)
-    page = streaming.page(request, "404.html", ("devices/detail.html#assets",), dict)
+    request = _request(rf, admin_user)
+    page = streaming.page(
+        request, ("devices/detail.html#assets",), streaming.drawn(request, "404.html", dict)
+    )
     with caplog.at_level(logging.ERROR, logger="portal.request"):
         body = page.content.decode()
     assert body.count("<!doctype html>") == 0 and "This page could not be drawn." in body
     assert "does not begin with its head" in caplog.text
+
+
+def test_a_page_that_fails_within_its_body_ends_there_with_the_message(rf, caplog, admin_user):
+    request = _request(rf, admin_user)
+    head = render_to_string("base.html#document_start", request=request)
+
+    def rest():
+        yield head + "<title>A page</title></head><body><main><p>The top.</p>"
+        raise RuntimeError("a bug in the panels")
+
+    page = streaming.page(request, ("base.html#document_start",), rest)
+    with caplog.at_level(logging.ERROR, logger="portal.request"):
+        body = page.content.decode()
+    assert "<p>The top.</p>" in body and body.count("<title>") == 1
+    assert body.endswith(streaming.FAILED_WITHIN) and "This page could not be drawn." in body
+    assert "a bug in the panels" in caplog.text
+
+
+def test_the_top_of_a_devices_page_leaves_before_its_panels_are_drawn(
+    as_viewer, emulator, monkeypatch
+):
+    from devices import panels
+
+    uid = _known(as_viewer, emulator)
+    drawing = []
+    real = panels.draw
+    monkeypatch.setattr(panels, "draw", lambda *a, **k: drawing.append(1) or real(*a, **k))
+    parts = iter(as_viewer.get(reverse("devices:detail", args=[uid])).streaming_content)
+    text = ""
+    while 'id="device-title"' not in text:
+        text += next(parts).decode()
+    assert "About this device" in text and not drawing  # the top, and no panel drawn yet
+    rest = b"".join(parts).decode()
+    assert drawing and rest.lstrip().startswith('<div class="panels">')
+    assert 'id="firmware-panel"' in rest and rest.rstrip().endswith("</html>")
+
+
+def test_its_detail_read_on_the_pool_is_shared_through_the_read_cache_until_a_write(
+    as_operator, emulator, settings
+):
+    from tests.devices_helpers import upstream_calls
+
+    settings.PORTAL_READ_CACHE_SECONDS = 30
+    uid = _known(as_operator, emulator)
+    detail = f"/v1/user/devices/{uid}"
+
+    def detail_reads() -> int:
+        return sum(1 for e in upstream_calls(emulator, "GET") if e["path"] == detail)
+
+    emulator.clear_log()
+    assert as_operator.get(reverse("devices:detail", args=[uid])).content
+    assert as_operator.get(reverse("devices:detail", args=[uid])).content
+    assert detail_reads() == 1  # the second page's detail came from the cache
+    # A write replaces the token's generation (kept in the database here): read again.
+    as_operator.post(reverse("devices:rename", args=[uid]), {"name": "Pantry Relay"})
+    emulator.clear_log()
+    page = as_operator.get(reverse("devices:detail", args=[uid])).content.decode()
+    assert detail_reads() == 1 and "<title>Pantry Relay · Devices" in page

@@ -78,16 +78,32 @@ class ReadCache:
         the cache itself is down, every caller reads the upstream directly: slower, never
         an error page.
         """
+        return self.prepared(parts, fetch)()
+
+    def prepared(self, parts: tuple[str, ...], fetch: Callable[[], Any]) -> Callable[[], Any]:
+        """`read()` in two halves: its key now, in the caller's thread (the generation may
+        live in the database), and the read itself when the callable returned is called, in
+        any thread (it uses the cache and the upstream only: portal/iot/parallel.py's rule)."""
         window = settings.PORTAL_READ_CACHE_SECONDS
         if self.cache_id is None or window <= 0:
-            return fetch()
+            return fetch
         try:
             key = self._key(*parts)
-            return self._single_flight(key, fetch, window)
         except _GENERATION_ERRORS as error:
-            # Only calls made before the read can get here (see _single_flight).
             logger.warning("read cache unavailable (%s); reading directly", type(error).__name__)
-            return fetch()
+            return fetch
+
+        def read() -> Any:
+            try:
+                return self._single_flight(key, fetch, window)
+            except _GENERATION_ERRORS as error:
+                # Only calls made before the read can get here (see _single_flight).
+                logger.warning(
+                    "read cache unavailable (%s); reading directly", type(error).__name__
+                )
+                return fetch()
+
+        return read
 
     def _single_flight(self, key: str, fetch: Callable[[], Any], window: float) -> Any:
         for _ in _waits(self.wait_limit):

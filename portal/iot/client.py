@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import IO, Any
 
 from django.conf import settings
@@ -129,8 +130,13 @@ class IoTClient:
 
     def get_device(self, uid: str) -> dict[str, Any]:
         """GET /v1/user/devices/{uid}: one device's detail (cached)."""
+        return self.device_read(uid)()
+
+    def device_read(self, uid: str) -> Callable[[], dict[str, Any]]:
+        """`get_device(uid)` to be made later, in any thread (the read pool's rule): what it
+        needs of the database (the read cache's key) is worked out now."""
         seg = check_uid(uid)
-        return self._cache.read(
+        return self._cache.prepared(
             ("device", seg),
             lambda: _data(self._read(f"/v1/user/devices/{seg}", "devices.detail")),
         )

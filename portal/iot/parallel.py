@@ -14,9 +14,10 @@ Rules that keep this safe:
   page that gives up on a read cancels it if it has not started (no upstream call wasted).
 - A read runs in a copy of the caller's context, so its log lines carry the request's id.
 - Reads given to the pool must not touch the database: pytest's transactions and the
-  request's connection are the request thread's. Cached reads (whose generation may live in
-  the database) stay in the request thread; any connection a pool thread opens anyway is
-  closed after its read.
+  request's connection are the request thread's. A cached read (whose generation may live
+  in the database) has its key worked out in the request thread first
+  (`IoTClient.device_read`); any connection a pool thread opens anyway is closed after its
+  read.
 """
 
 from __future__ import annotations
