@@ -135,8 +135,8 @@ def _rollout(emu: Any, failing: bool, seed: int = 0, page: Any = None) -> dict[s
     rollout = outcome.answer
     _until(lambda: Rollout.objects.get(pk=rollout.pk).state == Rollout.State.DRAFT, 300)
     rollout.refresh_from_db()
-    idle_load, busy_load = OtherWork(), OtherWork()
-    idle = _idle(page, idle_load, warmup=5) if page else []
+    before, after, during = OtherWork(), OtherWork(), OtherWork()
+    idle = _idle(page, before, warmup=5) if page else []
     emu.clear_log()
     began = time.monotonic()
     rollouts.start(Actor(user=user), rollout)
@@ -153,7 +153,7 @@ def _rollout(emu: Any, failing: bool, seed: int = 0, page: Any = None) -> dict[s
         if page is None:
             _until(settled, 300)
         else:
-            busy = _during(emu, page, settled, began + 300, busy_load)
+            busy = _during(emu, page, settled, began + 300, during)
     except RuntimeError:
         print(rollout.state, rollouts.counts(rollout), file=sys.stderr)
         raise
@@ -164,10 +164,12 @@ def _rollout(emu: Any, failing: bool, seed: int = 0, page: Any = None) -> dict[s
     result: dict[str, Any] = {"wall": wall, "calls": dict(calls), "total": sum(calls.values())}
     if page is not None:
         time.sleep(2)
-        idle += _idle(page, idle_load, warmup=2)  # idle again: before and after, one load
-        result.update(idle_p50=p(idle, 50), busy_p50=p(busy, 50), loads=len(busy),
-                      list_reads=listed, idle_loads=len(idle), fleet=len(emu.uids(TOKEN)),
-                      idle_others=idle_load.cores, busy_others=busy_load.cores)  # fmt: skip
+        again = _idle(page, after, warmup=2)  # idle again: before and after, one load
+        result.update(idle_p50=p(idle + again, 50), busy_p50=p(busy, 50), loads=len(busy),
+                      list_reads=listed, idle_loads=len(idle + again),
+                      fleet=len(emu.uids(TOKEN)), before_p50=p(idle, 50), after_p50=p(again, 50),
+                      before_others=before.cores, after_others=after.cores,
+                      busy_others=during.cores)  # fmt: skip
         result["ratio"] = result["busy_p50"] / result["idle_p50"]
     targets = list(rollout.targets.select_related("wave"))
     if failing:
@@ -317,8 +319,10 @@ def report(result: dict[str, Any]) -> str:
         f"back to back throughout | p50 **{w['busy_p50']:.0f} ms** during the rollout "
         f"({w['loads']} loads) against {w['idle_p50']:.0f} ms idle ({w['idle_loads']} loads in "
         f"{IDLE_S} s before it and {IDLE_S} s after) = **{w['ratio']:.2f}×** (target ≤ 1.2×); "
-        f"other work on the machine meanwhile: {w['busy_others']:.2f} cores during, "
-        f"{w['idle_others']:.2f} idle |",
+        f"other work on the machine meanwhile: {w['busy_others']:.2f} cores |",
+        f"| the page idle, before and after | {w['before_p50']:.0f} ms before "
+        f"({w['before_others']:.2f} cores of other work), {w['after_p50']:.0f} ms after "
+        f"({w['after_others']:.2f} cores) |",
         f"| that rollout | {w['healthy']} healthy in {w['wall']:.1f} s; {w['total']} upstream "
         f"calls (the page's {w['list_reads']} list reads apart)"
         + (
