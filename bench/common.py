@@ -161,3 +161,58 @@ def timings(call, runs: int, warmup: int = 5) -> list[float]:
 
 def p(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds spent so far by the whole machine (busy, not idle) and by this process with
+    its descendants (the emulator, portal and worker a benchmark started). Over a span, the
+    first's growth less the second's is the other work the machine did meanwhile: on a shared
+    machine, what a ratio of two spans must be read against. Linux (/proc); (0, 0) elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        with open("/proc/stat") as stat:
+            # cpu user nice system idle iowait irq softirq steal ...
+            fields = [int(v) for v in stat.readline().split()[1:9]]
+    except OSError:
+        return 0.0, 0.0
+    busy = sum(fields) - fields[3] - fields[4]
+    parents: dict[int, int] = {}
+    used: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as stat:
+                rest = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(name)] = int(rest[1])
+        # utime + stime (every thread) + cutime + cstime: a descendant that ended (a gunicorn
+        # worker replaced after its max_requests) stays counted, in the parent that reaped it.
+        used[int(name)] = sum(int(v) for v in rest[11:15])
+    ours = {os.getpid()}
+    while more := {pid for pid, ppid in parents.items() if ppid in ours} - ours:
+        ours |= more
+    return busy / tick, sum(used.get(pid, 0) for pid in ours) / tick
+
+
+class OtherWork:
+    """The cores other work kept busy, on average over the spans timed with `span()`."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.other = 0.0
+
+    @contextmanager
+    def span(self) -> Iterator[None]:
+        started, before = time.monotonic(), cpu_seconds()
+        try:
+            yield
+        finally:
+            after = cpu_seconds()
+            self.seconds += time.monotonic() - started
+            self.other += (after[0] - before[0]) - (after[1] - before[1])
+
+    @property
+    def cores(self) -> float:
+        return max(0.0, self.other / self.seconds) if self.seconds > 0 else 0.0

@@ -1,9 +1,10 @@
 """Staged rollouts of 100 devices, run by a real worker process (`manage.py db_worker`).
 
 The emulator (in this process, on loopback, LATENCY_MS per API call, TIME_SCALE times faster
-OTAs and restarts) holds 100 online ESP8266 devices; the portal's database is a fresh SQLite
-file; the rollout is planned and started here through fleet/rollouts.py, as the pages do, and
-one worker advances it (following devices every POLL_S).
+OTAs and restarts) gets 100 new online ESP8266 devices for each rollout; the portal's database
+is a fresh SQLite file, which a gunicorn portal (bench/common.py, for part 3's page), this
+process and the worker share; each rollout is planned and started here through
+fleet/rollouts.py, as the pages do, and one worker advances it (following devices every POLL_S).
 
 1. Failures: waves 5 %, 25 %, 100 % (no canary), 5 devices drawn with a seed come back on
    their old build, a threshold of 3 failures, a soak of SOAK_S. Reported: the wave where the
@@ -13,6 +14,17 @@ one worker advances it (following devices every POLL_S).
 2. No failures, no soak: wall time from start to done, the upstream calls it made by kind and
    per device, and the time the token's budget (PORTAL_CALLS_PER_MINUTE less the share kept
    for the pages) would need for those calls.
+3. The device list page while the same rollout (no failures, no soak) runs, against the same
+   page idle for IDLE_S seconds just before and IDLE_S just after it (target p50 ≤ 1.2 ×), as
+   bench/fleet_reboot.py measures it beside a bulk job: a signed-in session loads `/devices/`
+   of the gunicorn portal (bench/common.py, on the same database and emulator as the worker)
+   back to back; a load counts as "during" only when the rollout's first upstream call had
+   been made before it began and the rollout had not settled when it ended. The page's own
+   list reads are left out of the rollout's calls. It is a run of its own, after part 2, so
+   that the loads do not weigh on part 2's wall time (its wall time is reported too: what the
+   loads cost it). Reported beside it: the cores that other work on the machine (not this
+   bench's processes) kept busy while idle and while under way, which a shared machine's
+   ratio must be read against.
 """
 
 from __future__ import annotations
@@ -22,13 +34,12 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, SECRET_KEY
+from bench.common import ROOT, TOKEN, OtherWork, p, portal_site, signed_in, timings
 
 DEVICES, FAILING, THRESHOLD = 100, 5, 3
 # Seeds of the 5 failing devices: with 2, the third failure is in wave 2 (the 75 of wave 3
@@ -37,18 +48,15 @@ SEEDS = (2, 13)
 LATENCY_MS, TIME_SCALE, POLL_S, SOAK_S = 10, 10.0, 0.2, 1
 WAVES = [5, 25, 100]
 PASS_PERCENT = 90  # a wave passes with 90 % healthy: one failure in a wave is not a stop
-TOKEN = "bench-rollout-token"
-KEY = "ZmRlYmVuY2gta2V5LWJlbmNoLWtleS1iZW5jaC1rZXk="
+IDLE_S = 10  # seconds of device list loads idle before the rollout, and as many after it
+LIST_PATH = "/v1/user/devices"  # the device list page's upstream read (not the rollout's)
 
 
-def _env(data_dir: str, upstream: str) -> dict[str, str]:
+def _env() -> dict[str, str]:
+    """What the bench's own Django, the worker and the portal run with, beside what
+    bench/common.py's `portal_site` sets (data directory, upstream, keys, cookies)."""
     return {
-        "PORTAL_DATA_DIR": data_dir,
         "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": SECRET_KEY,
-        "PORTAL_TOKEN_KEYS": KEY,
-        "IOT_API_BASE_URL": upstream,
         "PORTAL_READ_CACHE_SECONDS": "0",
         "PORTAL_LOG_LEVEL": "WARNING",
         "PORTAL_ROLLOUT_POLL_SECONDS": str(POLL_S),
@@ -62,6 +70,8 @@ def _env(data_dir: str, upstream: str) -> dict[str, str]:
 
 def _kind(entry: dict[str, Any]) -> str:
     path, method = entry["path"], entry["method"]
+    if path == LIST_PATH:
+        return "device list"
     if path.endswith("/ota"):
         return "trigger"
     if path.endswith("/set-target"):
@@ -76,10 +86,11 @@ def _setup(emu: Any) -> tuple[Any, Any, Any, list[tuple[str, str]]]:
 
     from fleet.models import Build, BuildFile
     from portal import services
+    from portal.models import ApiToken
     from portal.roles import Role
     from tests import firmware_samples as samples
 
-    token = services.save_token("Bench", TOKEN)
+    token = ApiToken.objects.get(label="Bench")  # bench/common.py's, the page's user's too
     user = User.objects.create_user(f"bench-{time.monotonic_ns()}")
     services.set_role(user, Role.MAINTAINER)
     content = samples.esp8266_image(200_000, f"bench-{time.monotonic_ns()}")
@@ -105,7 +116,9 @@ def _until(check, timeout: float) -> None:
     raise RuntimeError("the rollout did not get there in time")
 
 
-def _rollout(emu: Any, failing: bool, seed: int = 0) -> dict[str, Any]:
+def _rollout(emu: Any, failing: bool, seed: int = 0, page: Any = None) -> dict[str, Any]:
+    """One rollout from start to its end; with `page` (a device list load), that page's
+    timings idle before and after it, and while it is under way."""
     from fleet import rollouts
     from fleet.models import Rollout, Target
     from portal.outcomes import Actor
@@ -122,6 +135,8 @@ def _rollout(emu: Any, failing: bool, seed: int = 0) -> dict[str, Any]:
     rollout = outcome.answer
     _until(lambda: Rollout.objects.get(pk=rollout.pk).state == Rollout.State.DRAFT, 300)
     rollout.refresh_from_db()
+    before, after, during = OtherWork(), OtherWork(), OtherWork()
+    idle = _idle(page, before, warmup=5) if page else []
     emu.clear_log()
     began = time.monotonic()
     rollouts.start(Actor(user=user), rollout)
@@ -133,15 +148,29 @@ def _rollout(emu: Any, failing: bool, seed: int = 0) -> dict[str, Any]:
             return False
         return not rollout.targets.filter(state__in=Target.IN_FLIGHT).exists()
 
+    busy: list[float] = []
     try:
-        _until(settled, 300)
+        if page is None:
+            _until(settled, 300)
+        else:
+            busy = _during(emu, page, settled, began + 300, during)
     except RuntimeError:
         print(rollout.state, rollouts.counts(rollout), file=sys.stderr)
         raise
     wall = time.monotonic() - began
     log = emu.request_log
     calls = Counter(_kind(e) for e in log if e["path"].startswith("/v1/"))
+    listed = calls.pop("device list", 0)
     result: dict[str, Any] = {"wall": wall, "calls": dict(calls), "total": sum(calls.values())}
+    if page is not None:
+        time.sleep(2)
+        again = _idle(page, after, warmup=2)  # idle again: before and after, one load
+        result.update(idle_p50=p(idle + again, 50), busy_p50=p(busy, 50), loads=len(busy),
+                      list_reads=listed, idle_loads=len(idle + again),
+                      fleet=len(emu.uids(TOKEN)), before_p50=p(idle, 50), after_p50=p(again, 50),
+                      before_others=before.cores, after_others=after.cores,
+                      busy_others=during.cores)  # fmt: skip
+        result["ratio"] = result["busy_p50"] / result["idle_p50"]
     targets = list(rollout.targets.select_related("wave"))
     if failing:
         failed = [t for t in targets if t.state in Target.FAILURES]
@@ -165,47 +194,98 @@ def _rollout(emu: Any, failing: bool, seed: int = 0) -> dict[str, Any]:
     return result
 
 
+def _idle(page: Any, load: OtherWork, warmup: int) -> list[float]:
+    """`page`'s timings (ms), loaded back to back for IDLE_S seconds."""
+    timings(page, 0, warmup=warmup)
+    samples: list[float] = []
+    with load.span():
+        end = time.monotonic() + IDLE_S
+        while time.monotonic() < end:
+            samples += timings(page, 1, warmup=0)
+    return samples
+
+
+def _during(emu: Any, page: Any, settled: Any, deadline: float, load: OtherWork) -> list[float]:
+    """`page`'s timings (ms) while the rollout is under way: from its first upstream call
+    (the worker's, not a page's list read) until it settles; a load that began before that
+    call or ended after the rollout settled is not kept."""
+
+    def begun() -> bool:
+        return any(e["path"] != LIST_PATH for e in emu.request_log)
+
+    while not begun():
+        if time.monotonic() > deadline:
+            raise RuntimeError("the rollout did not begin in time")
+        time.sleep(0.01)
+    busy: list[float] = []
+    with load.span():
+        while not settled():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the rollout did not get there in time")
+            started = time.perf_counter()
+            page()
+            ms = (time.perf_counter() - started) * 1000
+            if not settled():
+                busy.append(ms)
+    return busy
+
+
 def run() -> dict[str, Any]:
     from emulator import Emulator
 
-    with tempfile.TemporaryDirectory() as data_dir:
-        emu = Emulator(tokens=(TOKEN,), port=0, latency_ms=LATENCY_MS, ota_seconds=8.0,
-                       reboot_seconds=5.0)  # fmt: skip
-        emu.start()
-        emu.set_time_scale(TIME_SCALE)
-        env = _env(data_dir, emu.url)
-        os.environ.update(env)
-        import django
+    emu = Emulator(tokens=(TOKEN,), port=0, latency_ms=LATENCY_MS, ota_seconds=8.0,
+                   reboot_seconds=5.0)  # fmt: skip
+    emu.start()
+    emu.set_time_scale(TIME_SCALE)
+    try:
+        # A gunicorn portal on a fresh SQLite database (migrated, its user "bench" mapped to
+        # the token labelled "Bench"); this process and the worker on the same database.
+        with portal_site(emu.url, _env()) as (site, _, env):
+            os.environ.update(env)
+            import django
 
-        django.setup()
-        from django.conf import settings
-        from django.core.management import call_command
+            django.setup()
+            from django.conf import settings
 
-        call_command("migrate", verbosity=0)
-        log = Path(data_dir) / "worker.log"
-        with log.open("wb") as out:
-            worker = subprocess.Popen(
-                [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval",
-                 "0.1", "--no-startup-delay"],
-                cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        try:
-            failures = [_rollout(emu, failing=True, seed=seed) for seed in SEEDS]
-            clean = _rollout(emu, failing=False)
-        except Exception:
-            print(log.read_text()[-3000:], file=sys.stderr)
-            raise
-        finally:
-            worker.terminate()
-            worker.wait(30)
-            emu.stop()
-        per_minute = settings.PORTAL_CALLS_PER_MINUTE - settings.PORTAL_CALLS_RESERVED_FOR_PAGES
-        return {"failures": failures, "clean": clean, "fleet_per_minute": per_minute,
-                "max_active": settings.PORTAL_ROLLOUT_MAX_ACTIVE}  # fmt: skip
+            browser = signed_in(site)
+
+            def page() -> None:
+                response = browser.get(f"{site}/devices/", timeout=30)
+                assert response.status_code == 200 and "Kitchen Relay" in response.text
+
+            result = _with_worker(env, emu, page)
+            per_minute = settings.PORTAL_CALLS_PER_MINUTE
+            per_minute -= settings.PORTAL_CALLS_RESERVED_FOR_PAGES
+            result.update(fleet_per_minute=per_minute,
+                          max_active=settings.PORTAL_ROLLOUT_MAX_ACTIVE)  # fmt: skip
+            return result
+    finally:
+        emu.stop()
+
+
+def _with_worker(env: dict[str, str], emu: Any, page: Any) -> dict[str, Any]:
+    log = Path(env["PORTAL_DATA_DIR"]) / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--interval",
+             "0.1", "--no-startup-delay"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        failures = [_rollout(emu, failing=True, seed=seed) for seed in SEEDS]
+        clean = _rollout(emu, failing=False)
+        listed = _rollout(emu, failing=False, page=page)
+    except Exception:
+        print(log.read_text()[-3000:], file=sys.stderr)
+        raise
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    return {"failures": failures, "clean": clean, "listed": listed}
 
 
 def report(result: dict[str, Any]) -> str:
-    c = result["clean"]
+    c, w = result["clean"], result["listed"]
     per_minute = result["fleet_per_minute"]
     allowed = c["total"] / per_minute * 60 if per_minute > 0 else 0.0
     kinds = ("upload", "set target", "detail", "trigger", "firmware list")
@@ -235,6 +315,21 @@ def report(result: dict[str, Any]) -> str:
         f"at the budget's rate; wall time {c['wall'] / allowed:.2f}× that |"
         if allowed
         else "| the budget | no budget set |",
+        f"| no failures, no soak, the device list ({w['fleet']} devices, read cache off) loaded "
+        f"back to back throughout | p50 **{w['busy_p50']:.0f} ms** during the rollout "
+        f"({w['loads']} loads) against {w['idle_p50']:.0f} ms idle ({w['idle_loads']} loads in "
+        f"{IDLE_S} s before it and {IDLE_S} s after) = **{w['ratio']:.2f}×** (target ≤ 1.2×); "
+        f"other work on the machine meanwhile: {w['busy_others']:.2f} cores |",
+        f"| the page idle, before and after | {w['before_p50']:.0f} ms before "
+        f"({w['before_others']:.2f} cores of other work), {w['after_p50']:.0f} ms after "
+        f"({w['after_others']:.2f} cores) |",
+        f"| that rollout | {w['healthy']} healthy in {w['wall']:.1f} s; {w['total']} upstream "
+        f"calls (the page's {w['list_reads']} list reads apart)"
+        + (
+            f", {w['wall'] / (w['total'] / per_minute * 60):.2f}× the budget's need |"
+            if allowed
+            else " |"
+        ),
     ]
     return "\n".join(lines)
 
