@@ -174,6 +174,19 @@ def test_the_device_is_named_with_its_uid_beside_or_on_hover(as_operator, emulat
     assert f'<span data-device-name data-device-uid="{uid}">Kitchen Relay</span>' in firmware
 
 
+def test_a_panels_own_page_is_titled_with_the_devices_name(as_maintainer, emulator):
+    uid = uid_of(emulator, "Kitchen Relay")
+    named = {"device_name": "Kitchen Relay"}
+    for url, title in (
+        (reverse("devices:commands", args=[uid]), "Commands · Kitchen Relay"),
+        (reverse("devices:buttons", args=[uid]), "Command buttons · Kitchen Relay"),
+        (reverse("fleet:device_tags", args=[uid]), "Tags · Kitchen Relay"),
+        (reverse("firmware:panel", args=[uid]), "Firmware · Kitchen Relay"),
+    ):
+        page = as_maintainer.get(url, named).content.decode()
+        assert f"<title>{title} · IoT Device Portal</title>" in page, url
+
+
 def test_start_update_without_a_target_is_not_the_primary_button_and_says_why(
     as_maintainer, emulator
 ):
