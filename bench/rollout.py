@@ -13,7 +13,8 @@ fleet/rollouts.py, as the pages do, and one worker advances it (following device
    the upstream heard of (none, is the rule).
 2. No failures, no soak: wall time from start to done, the upstream calls it made by kind and
    per device, and the time the token's budget (PORTAL_CALLS_PER_MINUTE less the share kept
-   for the pages) would need for those calls.
+   for the pages) would need for those calls, and the worker process's CPU time (user and
+   system, /proc) over the rollout per upstream call.
 3. The device list page while the same rollout (no failures, no soak) runs, against the same
    page idle for IDLE_S seconds just before and IDLE_S just after it (target p50 ≤ 1.2 ×), as
    bench/fleet_reboot.py measures it beside a bulk job: a signed-in session loads `/devices/`
@@ -116,9 +117,18 @@ def _until(check, timeout: float) -> None:
     raise RuntimeError("the rollout did not get there in time")
 
 
-def _rollout(emu: Any, failing: bool, seed: int = 0, page: Any = None) -> dict[str, Any]:
+def _cpu(pid: int) -> float:
+    """The CPU seconds (user and system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rollout(
+    emu: Any, failing: bool, seed: int = 0, page: Any = None, worker: int = 0
+) -> dict[str, Any]:
     """One rollout from start to its end; with `page` (a device list load), that page's
-    timings idle before and after it, and while it is under way."""
+    timings idle before and after it, and while it is under way. `worker`: the worker's pid,
+    whose CPU time over the rollout is reported per upstream call."""
     from fleet import rollouts
     from fleet.models import Rollout, Target
     from portal.outcomes import Actor
@@ -138,6 +148,7 @@ def _rollout(emu: Any, failing: bool, seed: int = 0, page: Any = None) -> dict[s
     before, after, during = OtherWork(), OtherWork(), OtherWork()
     idle = _idle(page, before, warmup=5) if page else []
     emu.clear_log()
+    cpu = _cpu(worker) if worker else 0.0
     began = time.monotonic()
     rollouts.start(Actor(user=user), rollout)
     ended = (Rollout.State.PAUSED,) if failing else (Rollout.State.DONE,)
@@ -158,10 +169,12 @@ def _rollout(emu: Any, failing: bool, seed: int = 0, page: Any = None) -> dict[s
         print(rollout.state, rollouts.counts(rollout), file=sys.stderr)
         raise
     wall = time.monotonic() - began
+    cpu = _cpu(worker) - cpu if worker else 0.0
     log = emu.request_log
     calls = Counter(_kind(e) for e in log if e["path"].startswith("/v1/"))
     listed = calls.pop("device list", 0)
     result: dict[str, Any] = {"wall": wall, "calls": dict(calls), "total": sum(calls.values())}
+    result["cpu_ms_per_call"] = cpu * 1000 / max(1, result["total"])
     if page is not None:
         time.sleep(2)
         again = _idle(page, after, warmup=2)  # idle again: before and after, one load
@@ -273,8 +286,8 @@ def _with_worker(env: dict[str, str], emu: Any, page: Any) -> dict[str, Any]:
         )  # fmt: skip
     try:
         failures = [_rollout(emu, failing=True, seed=seed) for seed in SEEDS]
-        clean = _rollout(emu, failing=False)
-        listed = _rollout(emu, failing=False, page=page)
+        clean = _rollout(emu, failing=False, worker=worker.pid)
+        listed = _rollout(emu, failing=False, page=page, worker=worker.pid)
     except Exception:
         print(log.read_text()[-3000:], file=sys.stderr)
         raise
@@ -310,7 +323,8 @@ def report(result: dict[str, Any]) -> str:
             for r in result["failures"]
         ),
         f"| no failures, no soak | {c['healthy']} healthy in {c['wall']:.1f} s; "
-        f"{c['total']} upstream calls ({c['total'] / DEVICES:.2f} per device: {per_device}) |",
+        f"{c['total']} upstream calls ({c['total'] / DEVICES:.2f} per device: {per_device}); "
+        f"the worker's CPU {c['cpu_ms_per_call']:.1f} ms a call |",
         f"| the budget ({per_minute} fleet calls a minute) | those calls need {allowed:.0f} s "
         f"at the budget's rate; wall time {c['wall'] / allowed:.2f}× that |"
         if allowed
@@ -324,7 +338,8 @@ def report(result: dict[str, Any]) -> str:
         f"({w['before_others']:.2f} cores of other work), {w['after_p50']:.0f} ms after "
         f"({w['after_others']:.2f} cores) |",
         f"| that rollout | {w['healthy']} healthy in {w['wall']:.1f} s; {w['total']} upstream "
-        f"calls (the page's {w['list_reads']} list reads apart)"
+        f"calls (the page's {w['list_reads']} list reads apart); the worker's CPU "
+        f"{w['cpu_ms_per_call']:.1f} ms a call"
         + (
             f", {w['wall'] / (w['total'] / per_minute * 60):.2f}× the budget's need |"
             if allowed

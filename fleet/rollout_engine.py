@@ -54,13 +54,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from fleet import budget, engine, rollouts
 from fleet.library import md5_in
-from fleet.models import BuildFile, Rollout, Step, Target, Wave, Worker
-from portal import display, storable
+from fleet.models import Build, BuildFile, Rollout, Step, Target, Wave, Worker
+from portal import audit, display, storable
 from portal.iot import IoTClient, IoTError, OutcomeUnknown, RateLimited, UpstreamUnavailable
 from portal.outcomes import Actor, Done, Outcome, perform, refuse
 
@@ -90,9 +90,17 @@ NAP_SECONDS = 3.0
 class Context:
     """What one worker needs to work a rollout: its clients and its actor."""
 
-    def __init__(self, rollout: Rollout) -> None:
+    def __init__(self, rollout: Rollout, *, keep: bool = False) -> None:
         self.rollout = rollout
-        self.actor = Actor(user=rollout.created_by, ip=rollout.created_ip)
+        # Keep the token's place in flight from one upstream call to the next (budget.slot
+        # keep=True, one budget write fewer a call); whoever sets it calls budget.let_go.
+        self.keep = keep
+        # The creator's token label read once for every audit row of this task (as a job's).
+        self.actor = Actor(
+            user=rollout.created_by,
+            ip=rollout.created_ip,
+            token_label=audit.token_label_of(rollout.created_by),
+        )
         token = rollout.token
         self.writer: IoTClient | None = None
         self.reader: IoTClient | None = None
@@ -107,6 +115,13 @@ class Context:
                 self.writer = IoTClient(value, cache_id=token.pk)
                 self.reader = IoTClient(value, cache_id=None)
         self._content: bytes | None = None
+        self._build = rollout.build
+
+    def build(self) -> Build | None:
+        """The rollout's build, read once per task (refreshing the rollout forgets it)."""
+        if self._build is None and self.rollout.build_id is not None:
+            self._build = Build.objects.get(pk=self.rollout.build_id)
+        return self._build
 
     def content(self) -> bytes:
         if self._content is None:
@@ -128,7 +143,15 @@ def advance(rollout_id: int) -> None:
     rollout = rollout.first()
     if rollout is None:
         return
-    ctx = Context(rollout)
+    ctx = Context(rollout, keep=True)
+    try:
+        _advance(ctx)
+    finally:
+        budget.let_go(rollout.token_id)  # the place in flight kept between its calls
+
+
+def _advance(ctx: Context) -> None:
+    rollout, rollout_id = ctx.rollout, ctx.rollout.pk
     began = last_alive = last_mark = time.monotonic()
     while True:
         if STOPPING.is_set() or time.monotonic() - began > SLICE_SECONDS:
@@ -139,27 +162,34 @@ def advance(rollout_id: int) -> None:
         if time.monotonic() - last_alive > settings.PORTAL_FLEET_WORKER_TIMEOUT / 4:
             engine.alive()
             last_alive = time.monotonic()
-        state = Rollout.objects.filter(pk=rollout_id).values_list("state", flat=True).first()
-        if state is None or state in (Rollout.State.DRAFT, Rollout.State.AWAITING_APPROVAL):
+        try:
+            ctx.rollout.refresh_from_db()  # its state, as a pause or an abort left it
+        except Rollout.DoesNotExist:
             return
-        if state == Rollout.State.SCHEDULED and not _begin_scheduled(rollout):
+        state = ctx.rollout.state
+        if state in (Rollout.State.DRAFT, Rollout.State.AWAITING_APPROVAL):
             return
-        ctx.rollout.refresh_from_db()
+        if state == Rollout.State.SCHEDULED:
+            if not _begin_scheduled(rollout):
+                return
+            ctx.rollout.refresh_from_db()
         if time.monotonic() - last_mark > 5:  # for the pages: advanced how long ago
             Rollout.objects.filter(pk=rollout_id).update(advanced_at=timezone.now())
             last_mark = time.monotonic()
-        target = claim(ctx.rollout)
-        if target is None:
-            open_waves(ctx.rollout)  # the current wave may have ended: judge it, open the next
+        due = claimable(ctx.rollout)
+        target = claim(ctx.rollout, due)
+        # The current wave may have ended: judge it, open the next (and look again).
+        if target is None and open_waves(ctx.rollout):
             ctx.rollout.refresh_from_db()
-            target = claim(ctx.rollout)
+            due = claimable(ctx.rollout)
+            target = claim(ctx.rollout, due)
         if target is not None:
             try:
                 work(ctx, target)
             finally:
                 release(target)
             continue
-        wait = _next_due(ctx.rollout)
+        wait = _next_due(ctx.rollout, due)
         if wait is None:
             if ctx.rollout.state == Rollout.State.PLANNING:
                 rollouts.finish_planning(ctx.rollout)  # a draft now, to be started
@@ -178,6 +208,7 @@ def advance(rollout_id: int) -> None:
             # other tasks meanwhile; the queue brings this rollout back when it is due.
             rollouts.enqueue(rollout, run_after=timezone.now() + timedelta(seconds=wait))
             return
+        budget.let_go(rollout.token_id)  # not held while nothing is sent
         time.sleep(max(0.02, min(wait, 1.0)))
 
 
@@ -239,13 +270,14 @@ def claimable(rollout: Rollout) -> Q:
     return followed
 
 
-def claim(rollout: Rollout) -> Target | None:
-    """The next due target of this rollout, now this worker's (or None)."""
+def claim(rollout: Rollout, due: Q | None = None) -> Target | None:
+    """The next due target of this rollout, now this worker's (or None). `due`: what
+    `claimable(rollout)` gave for this turn of the loop (it counts the devices in progress)."""
     now = timezone.now()
     with transaction.atomic():
         due = (
             Target.objects.filter(rollout=rollout, claimed_by="")
-            .filter(claimable(rollout))
+            .filter(claimable(rollout) if due is None else due)
             .filter(Q(next_check_at__isnull=True) | Q(next_check_at__lte=now))
         )
         target = due.select_for_update(skip_locked=True, of=("self",)).order_by(
@@ -260,18 +292,25 @@ def claim(rollout: Rollout) -> Target | None:
 
 
 def release(target: Target) -> None:
-    Target.objects.filter(pk=target.pk, claimed_by=engine.worker_id()).update(claimed_by="")
+    """The target is no longer this worker's; what its step left to write (`_keep`) is
+    written in the same statement."""
+    values = _kept(target)
+    values["claimed_by"] = ""
+    Target.objects.filter(pk=target.pk, claimed_by=engine.worker_id()).update(**values)
 
 
-def _next_due(rollout: Rollout) -> float | None:
+def _next_due(rollout: Rollout, due: Q | None = None) -> float | None:
     """Seconds before a target of this rollout may be due (None: none will be by itself)."""
-    pending = Target.objects.filter(rollout=rollout).filter(claimable(rollout))
-    if not pending.exists():
+    pending = Target.objects.filter(rollout=rollout).filter(
+        claimable(rollout) if due is None else due
+    )
+    found = pending.aggregate(n=Count("pk"), at=Min("next_check_at"))
+    if not found["n"]:
         # Another worker's claim ends with a next check: wait for it too.
         if Target.objects.filter(rollout=rollout).exclude(claimed_by="").exists():
             return poll_seconds()
         return None
-    soonest = pending.aggregate(at=Min("next_check_at"))["at"]
+    soonest = found["at"]
     if soonest is None:
         return 0.05 if pending.filter(claimed_by="").exists() else poll_seconds()
     return max(0.0, (soonest - timezone.now()).total_seconds())
@@ -280,32 +319,40 @@ def _next_due(rollout: Rollout) -> float | None:
 # --- waves ----------------------------------------------------------------------------------
 
 
-def open_waves(rollout: Rollout) -> None:
-    """Judge the current wave when its devices have ended; start the next when allowed."""
+def open_waves(rollout: Rollout) -> bool:
+    """Judge the current wave when its devices have ended; start the next when allowed.
+    True when it judged a wave or started one (the caller reads the rollout again)."""
     if rollout.state != Rollout.State.RUNNING:
-        return
+        return False
+    # First without the lock: a running wave with a device not ended has nothing to judge
+    # (at most one wave runs, and an ended device never goes back), so no lock is taken.
+    going = Target.objects.filter(rollout=rollout, wave__state=Wave.State.RUNNING)
+    if going.exclude(state__in=Target.FINAL).exists():
+        return False
     with transaction.atomic():
         locked = Rollout.objects.select_for_update().get(pk=rollout.pk)
         if locked.state != Rollout.State.RUNNING:
-            return
+            return False
         waves = list(locked.waves.order_by("number"))
         current = next((w for w in waves if w.state == Wave.State.RUNNING), None)
         if current is not None:
             if current.targets.exclude(state__in=Target.FINAL).exists():
-                return
+                return False
             judge(locked, current)
             if locked.state != Rollout.State.RUNNING:
-                return
+                return True
         if any(w.state in (Wave.State.RUNNING, Wave.State.PAUSED) for w in waves):
-            return
+            return current is not None
         pending = [w for w in waves if w.state == Wave.State.PENDING]
         if not pending:
-            return
+            return current is not None
         first = pending[0].number == waves[0].number
         if first or locked.promote == Rollout.Promote.AUTO:
             nxt = pending[0]
             nxt.state, nxt.started_at = Wave.State.RUNNING, timezone.now()
             nxt.save(update_fields=["state", "started_at"])
+            return True
+        return current is not None
 
 
 def judge(rollout: Rollout, wave: Wave) -> None:
@@ -397,8 +444,10 @@ def work(ctx: Context, target: Target) -> None:
             rollouts.check(ctx.reader, rollout, target)
         return
     aborted = rollout.state == Rollout.State.ABORTED
-    untouched = target.triggered_at is None and not _triggered(target)
-    if aborted and target.state in Target.BEFORE_TRIGGER and untouched:
+    # The ledger is asked only for an aborted rollout (a trigger is looked for again, under
+    # its own rule, before one is sent).
+    before = aborted and target.state in Target.BEFORE_TRIGGER and target.triggered_at is None
+    if before and not _triggered(target):
         end(target, Target.State.CANCELLED, "The rollout was aborted before its update.")
         return
     if ctx.writer is None or ctx.reader is None:
@@ -406,10 +455,13 @@ def work(ctx: Context, target: Target) -> None:
         return
     if target.started_at is None:
         target.started_at = timezone.now()
-        _save(target, "started_at")
+        _keep(target, "started_at")
     if target.state == Target.State.WAITING:
         nxt = Target.State.UPLOADING if rollout.build_id else Target.State.TARGETING
         _move(target, nxt)
+        # Written now, not with the release: it counts among the devices in progress
+        # (PORTAL_ROLLOUT_MAX_ACTIVE) for the other workers' claims from here on.
+        _save(target)
     state = target.state
     if state == Target.State.UPLOADING:
         upload(ctx, target)
@@ -421,12 +473,27 @@ def work(ctx: Context, target: Target) -> None:
         follow(ctx, target)
 
 
+def _keep(target: Target, *fields: str) -> None:
+    """These fields of the target are written with its next write: `_save`, or at the
+    latest its release, one UPDATE for the step rather than one per field changed."""
+    target.__dict__.setdefault("_unsaved", set()).update(fields)
+
+
+def _kept(target: Target) -> dict[str, Any]:
+    """The fields `_keep` left to write, and their values (now forgotten)."""
+    return {name: getattr(target, name) for name in target.__dict__.pop("_unsaved", ())}
+
+
 def _save(target: Target, *fields: str) -> None:
-    values = {name: getattr(target, name) for name in fields}
-    Target.objects.filter(pk=target.pk, claimed_by=engine.worker_id()).update(**values)
+    """Write these fields now, with those kept for later; only while this worker holds it."""
+    values = _kept(target)
+    values.update({name: getattr(target, name) for name in fields})
+    if values:
+        Target.objects.filter(pk=target.pk, claimed_by=engine.worker_id()).update(**values)
 
 
 def _move(target: Target, state: str, *, why: str | None = None, after: float = 0, **more: Any):
+    """The target's next state and when it is due, written at its release (`_keep`)."""
     target.state = state
     target.next_check_at = timezone.now() + timedelta(seconds=after) if after else None
     fields = ["state", "next_check_at"]
@@ -436,13 +503,14 @@ def _move(target: Target, state: str, *, why: str | None = None, after: float = 
     for name, value in more.items():
         setattr(target, name, value)
         fields.append(name)
-    _save(target, *fields)
+    _keep(target, *fields)
 
 
 def end(target: Target, state: str, why: str) -> None:
     """The device's part has ended; a failure may pause the rollout."""
     _move(target, state, why=why, finished_at=timezone.now())
     if state in Target.FAILURES:
+        _save(target)  # the threshold counts it
         threshold(target.rollout_id, target.wave_id)
 
 
@@ -497,7 +565,7 @@ NOT_SENT = "Not sent: the worker stopped before its turn came."
 def _write(ctx: Context, target: Target, action: str, call: Any, sent: dict[str, Any], **kw):
     sent = {"rollout": ctx.rollout.pk, **sent}
     try:
-        with budget.slot(ctx.rollout.token_id):
+        with budget.slot(ctx.rollout.token_id, keep=ctx.keep):
             return perform(
                 ctx.actor,
                 action,
@@ -519,7 +587,7 @@ def _write(ctx: Context, target: Target, action: str, call: Any, sent: dict[str,
 
 def _read(ctx: Context, call: Any, *args: Any) -> tuple[Any, IoTError | None]:
     try:
-        with budget.slot(ctx.rollout.token_id):
+        with budget.slot(ctx.rollout.token_id, keep=ctx.keep):
             try:
                 return call(*args), None
             except IoTError as error:
@@ -547,7 +615,7 @@ def upload(ctx: Context, target: Target) -> None:
     if sum(s.outcome == Step.Outcome.ERROR for s in earlier) >= UPLOAD_TRIES:
         end(target, Target.State.FAILED, f"Upload failed: {earlier[-1].message}")
         return
-    build = ctx.rollout.build
+    build = ctx.build()
     step = _step(target, Step.Kind.UPLOAD)
     content = ctx.content()
     sent = {
@@ -693,7 +761,7 @@ def trigger(ctx: Context, target: Target) -> None:
             _move(target, target.state, after=poll_seconds())
         return
     rollouts.observe(target, detail)
-    _save(target, "last_ip", "last_rssi", "description", "last_seen_at")
+    _keep(target, "last_ip", "last_rssi", "description", "last_seen_at")
     current = md5_in(detail.get("current_firmware"))
     targeted = md5_in(detail.get("target_firmware")) == target.target_md5
     rollback = ctx.rollout.rollback_of_id is not None
@@ -711,7 +779,7 @@ def trigger(ctx: Context, target: Target) -> None:
     if not online(detail):
         if target.deadline is None:
             target.deadline = now + timedelta(seconds=ctx.rollout.offline_wait_seconds)
-            _save(target, "deadline")
+            _keep(target, "deadline")
         if now >= target.deadline:
             end(
                 target,
@@ -760,7 +828,7 @@ def trigger(ctx: Context, target: Target) -> None:
         _answer(step, outcome, result=Step.Outcome.WARNING)
         target.triggered_at = None
         target.deadline = None
-        _save(target, "triggered_at", "deadline")
+        _keep(target, "triggered_at", "deadline")
         if not _throttled(ctx, target, error):
             _move(target, target.state, after=poll_seconds())
         return
@@ -840,12 +908,12 @@ def follow(ctx: Context, target: Target) -> None:
             _move(target, target.state, after=poll_seconds())
         return
     rollouts.observe(target, detail)
-    _save(target, "last_ip", "last_rssi", "description", "last_seen_at")
+    _keep(target, "last_ip", "last_rssi", "description", "last_seen_at")
     current = md5_in(detail.get("current_firmware"))
     ota = ota_status(detail)
     if ota and ota not in ENDED_OTA and not target.seen_updating:
         target.seen_updating = True
-        _save(target, "seen_updating")
+        _keep(target, "seen_updating")
     version = (
         display.text((detail.get("current_firmware") or {}).get("version"))
         if isinstance(detail.get("current_firmware"), dict)
@@ -855,7 +923,7 @@ def follow(ctx: Context, target: Target) -> None:
     if not is_online:
         if not target.seen_offline:
             target.seen_offline = True
-            _save(target, "seen_offline")
+            _keep(target, "seen_offline")
         _note(target, Step.Kind.POLL, Step.Outcome.WARNING, "Offline.")
         if now >= deadline:
             end(
@@ -937,7 +1005,7 @@ def _attempt_ended(target: Target, detail: dict[str, Any], ota: str) -> bool:
         return False
     if not ota and not _looked_since_trigger(target):
         target.trigger_last_ota_at = now
-        _save(target, "trigger_last_ota_at")
+        _keep(target, "trigger_last_ota_at")
         return False
     return True
 
