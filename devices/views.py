@@ -180,17 +180,18 @@ def _device(request: HttpRequest, uid: str) -> dict[str, Any]:
 def device_detail(request: HttpRequest, uid: str) -> HttpResponse:
     """The detail and, read beside it, the panels (devices/panels.py); the live refresh alone.
 
-    For a uid known to be the token's (portal/iot/known.py) the panels' reads start at once,
-    beside the detail's, and the page is sent in two parts (portal/streaming.py): its head
-    before the reads answer, the rest when they have. Any other uid has its detail read first,
-    so a uid the token does not have costs one upstream read, not three, and gets a 404."""
+    For a uid known to be the token's (portal/iot/known.py) the three reads start at once,
+    and the page is sent in parts (portal/streaming.py): its head before the reads answer,
+    its top when the detail has, then its panels as they are drawn. Any other uid has its
+    detail read first, so a uid the token does not have costs one upstream read, not three,
+    and gets a 404."""
     live = bool(request.htmx and request.htmx.target == "device-live")
     context: dict[str, object] = {"uid": uid}
     cache_id = None
     try:
         client = client_for(request.user)
         cache_id = client.cache_id
-        if not live and known.has(client.cache_id, check_uid(uid)):
+        if not live and known.has(cache_id, check_uid(uid)):
             reads = panels.start(client, uid, detail=True)
             return streaming.page(
                 request,

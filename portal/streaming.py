@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, StreamingHttpResponse
@@ -75,7 +74,7 @@ def page(
     at once. `rest()` runs once the head has left; the text it gives is the whole page, in
     as many parts as it likes (each is sent as it comes), and its first part begins with that
     head, which is left out (a page that does not begin so is a bug: logged, and ended with
-    the error message). `drawn()` makes a `rest` of one template."""
+    the error message)."""
     start = "".join(render_to_string(name, request=request) for name in head)
     get_token(request)  # its cookie leaves with the headers, not after them
     list(messages.get_messages(request))  # taken now, so they are cleared as the page leaves
@@ -104,10 +103,3 @@ def page(
     # an answer without a Content-Length).
     response["X-Accel-Buffering"] = "no"
     return response
-
-
-def drawn(
-    request: HttpRequest, template_name: str, context: Callable[[], dict[str, Any]]
-) -> Callable[[], Iterable[str]]:
-    """A page's `rest`: `template_name` drawn whole with `context()`, in one part."""
-    return lambda: [render_to_string(template_name, context(), request)]

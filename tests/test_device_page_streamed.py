@@ -135,12 +135,10 @@ def _request(rf, user):
 def test_a_page_whose_rest_fails_to_draw_ends_with_the_portals_message(rf, caplog, admin_user):
     request = _request(rf, admin_user)
 
-    def broken() -> dict[str, object]:
+    def broken() -> list[str]:
         raise RuntimeError("a bug")
 
-    page = streaming.page(
-        request, ("base.html#document_start",), streaming.drawn(request, "404.html", broken)
-    )
+    page = streaming.page(request, ("base.html#document_start",), broken)
     with caplog.at_level(logging.ERROR, logger="portal.request"):
         body = page.content.decode()
     assert body.startswith(render_to_string("base.html#document_start", request=request)[:40])
@@ -153,7 +151,9 @@ def test_a_page_that_does_not_begin_with_its_head_is_ended_rather_than_drawn_twi
 ):
     request = _request(rf, admin_user)
     page = streaming.page(
-        request, ("devices/detail.html#assets",), streaming.drawn(request, "404.html", dict)
+        request,
+        ("devices/detail.html#assets",),
+        lambda: [render_to_string("404.html", request=request)],
     )
     with caplog.at_level(logging.ERROR, logger="portal.request"):
         body = page.content.decode()

@@ -121,7 +121,10 @@ def ended(rollout: Rollout, timeout: float = 40.0, states=(Rollout.State.DONE,))
         rollout.refresh_from_db()
         return rollout.state in states
 
-    until(check, timeout)
+    try:
+        until(check, timeout)
+    except AssertionError as error:  # say where it stood, for whoever reads the failure
+        raise AssertionError(f"{error}: the rollout {rollout.state}, {states(rollout)}") from None
     return rollout
 
 
